@@ -1,0 +1,86 @@
+"""Shared test fixtures: tiny DAVIS-layout trees written to tmp_path, and the real shared data.
+
+Other test modules may append fixtures here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from reusevos_edge.data.masks_io import write_mask
+from reusevos_edge.data.synthetic import make_clip
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DAVIS = REPO_ROOT.parent / "shared" / "data" / "davis2016"
+
+
+def write_davis_tree(
+    root: Path,
+    clips: dict[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    res: str = "480p",
+    split: str = "val",
+    grayscale_255: bool = False,
+) -> Path:
+    """Write ``clips`` (name -> (frames NxHxWx3 uint8 RGB, masks NxHxW uint8 ids)) in DAVIS layout.
+
+    Frames go to JPEGImages/<res>/<name>/00000.jpg, masks to Annotations/<res>/<name>/00000.png
+    (palette PNGs, or grayscale 0/255 PNGs when ``grayscale_255``), names to
+    ImageSets/<res>/<split>.txt.
+    """
+    for name, (frames, masks) in clips.items():
+        frame_dir = root / "JPEGImages" / res / name
+        mask_dir = root / "Annotations" / res / name
+        frame_dir.mkdir(parents=True)
+        mask_dir.mkdir(parents=True)
+        for index, (frame, mask) in enumerate(zip(frames, masks)):
+            cv2.imwrite(str(frame_dir / f"{index:05d}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            if grayscale_255:
+                Image.fromarray((mask > 0).astype(np.uint8) * 255, mode="L").save(
+                    mask_dir / f"{index:05d}.png"
+                )
+            else:
+                write_mask(mask_dir / f"{index:05d}.png", mask)
+    sets = root / "ImageSets" / res
+    sets.mkdir(parents=True, exist_ok=True)
+    (sets / f"{split}.txt").write_text("".join(f"{name}\n" for name in clips))
+    return root
+
+
+@pytest.fixture
+def davis2016_tree(tmp_path: Path) -> Path:
+    """A DAVIS 2016-style tree (480p, val): two single-object clips of 6 frames, 48x64.
+
+    ``slow`` has palette 0/1 masks; ``fast`` is written as grayscale 0/255 masks in a second
+    pass, like the original DAVIS 2016 release.
+    """
+    root = tmp_path / "davis2016"
+    slow = make_clip(num_frames=6, height=48, width=64, speed_px=1.0, seed=1)
+    fast = make_clip(num_frames=6, height=48, width=64, speed_px=4.0, seed=2)
+    write_davis_tree(root, {"slow": slow, "fast": fast})
+    for path in (root / "Annotations" / "480p" / "fast").glob("*.png"):
+        ids = np.array(Image.open(path))
+        Image.fromarray((ids > 0).astype(np.uint8) * 255, mode="L").save(path)
+    return root
+
+
+@pytest.fixture
+def davis2017_tree(tmp_path: Path) -> Path:
+    """A DAVIS 2017-style tree (480p, val): one clip ``multi`` of 6 frames, 48x64, with
+    objects 1 and 2 from frame 0 and object 3 appearing at frame 2."""
+    root = tmp_path / "davis2017"
+    clip = make_clip(num_frames=6, height=48, width=64, num_objects=3, seed=3, appear_at=2)
+    return write_davis_tree(root, {"multi": clip})
+
+
+@pytest.fixture
+def shared_davis() -> Path:
+    """The real DAVIS 2016 data next to the repo (``../shared/data/davis2016``); skip if absent."""
+    if not SHARED_DAVIS.is_dir():
+        pytest.skip(f"shared DAVIS data not found at {SHARED_DAVIS}")
+    return SHARED_DAVIS
