@@ -1,0 +1,82 @@
+"""LiteRT: one ``model.tflite`` with one signature per subgraph (litert-torch).
+
+litert-torch names signature inputs ``args_0, args_1, ...`` (contract order) and outputs
+``output_0, output_1, ...``; the mapping to contract names is written into the manifest
+(``program_inputs`` / ``program_outputs``). Tensors stay NCHW float32 at the signature boundary
+(litert-torch inserts the layout transposes inside the program).
+
+litert-torch's default (min-cut) layout pass mis-handles a conv whose weight is computed in the
+graph (the unrolled conjugate-gradient fit); when conversion fails that way we convert again with
+the greedy layout partitioner and record which one was used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from reusevos_edge.errors import InputError, require
+
+from .export_result import ExportResult
+
+log = logging.getLogger(__name__)
+TFLITE_NAME = "model.tflite"
+_PARTITIONER_ENV = "LAYOUT_OPTIMIZE_PARTITIONER"
+
+
+def export_tflite(subgraphs, out_dir: Path, *, precision: str = "fp32") -> ExportResult:
+    """Write ``out_dir/model.tflite``; return the file and the signature name mapping."""
+    if precision != "fp32":
+        raise InputError(f"LiteRT export supports precision fp32 only, got {precision!r}")
+    require("litert_torch", extra="tflite", purpose="LiteRT export")
+    try:
+        edge, partitioner = _convert(subgraphs, None), "default"
+    except Exception as exc:  # litert-torch raises plain RuntimeErrors from its layout pass
+        log.warning("tflite: default layout pass failed (%s); retrying with GREEDY", str(exc).splitlines()[0])
+        edge, partitioner = _convert(subgraphs, "GREEDY"), "GREEDY"
+    edge.export(str(out_dir / TFLITE_NAME))
+    result = ExportResult(artifact=TFLITE_NAME, files=[TFLITE_NAME],
+                          extra={"layout_partitioner": partitioner})
+    for sg in subgraphs:
+        result.io_names[sg.name] = signature_names(sg)
+    result.op_inventory = _op_inventory(out_dir / TFLITE_NAME)
+    return result
+
+
+def signature_names(sg) -> dict[str, dict[str, str]]:
+    """Contract name -> litert-torch signature name, for inputs and outputs."""
+    return {
+        "inputs": {name: f"args_{i}" for i, name in enumerate(sg.input_names)},
+        "outputs": {name: f"output_{i}" for i, name in enumerate(sg.output_names)},
+    }
+
+
+def _convert(subgraphs, partitioner: str | None):
+    """Chain ``.signature(name, module, args)`` for every subgraph and convert."""
+    litert_torch = require("litert_torch", extra="tflite", purpose="LiteRT export")
+    previous = os.environ.get(_PARTITIONER_ENV)
+    if partitioner:
+        os.environ[_PARTITIONER_ENV] = partitioner
+    try:
+        conv = litert_torch
+        for sg in subgraphs:
+            conv = conv.signature(sg.name, sg.module.eval(), sg.example_inputs())
+        return conv.convert()
+    finally:
+        _restore_env(previous)
+
+
+def _restore_env(previous: str | None) -> None:
+    if previous is None:
+        os.environ.pop(_PARTITIONER_ENV, None)
+    else:
+        os.environ[_PARTITIONER_ENV] = previous
+
+
+def _op_inventory(path: Path) -> dict[str, list[str]]:
+    """Builtin operator names used by each signature's subgraph (best effort, from the model)."""
+    interp_mod = require("ai_edge_litert.interpreter", extra="tflite", purpose="LiteRT inspection")
+    interp = interp_mod.Interpreter(str(path))
+    ops = sorted({d["op_name"] for d in interp._get_ops_details()}) if hasattr(interp, "_get_ops_details") else []
+    return {"all_signatures": ops}

@@ -1,0 +1,85 @@
+"""Strict checkpoint loading and saving (safetensors + a JSON config next to it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ..errors import InputError
+from .reusevos import BACKBONE_PREFIXES, ReuseVOS
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_checkpoint(model: ReuseVOS, path: str | Path, *, include_backbone: bool = False, extra: dict | None = None) -> None:
+    """Write ``path`` (.safetensors) and ``path.with_suffix('.json')`` (config + ``extra``) atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    state = model.state_dict() if include_backbone else model.head_state_dict()
+    tensors = {k: v.detach().contiguous().clone() for k, v in state.items() if v.dtype != torch.long}
+    meta = {"variant": model.config.name}
+    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    info = {"variant": model.config.name, "config": model.config.to_json(), **(extra or {})}
+    _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
+
+
+def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    if not path.is_file():
+        raise InputError(f"checkpoint {path}: no such file")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
+    except Exception as exc:  # safetensors raises several types for a corrupt header
+        if path.suffix == ".safetensors":
+            raise InputError(f"checkpoint {path}: not a readable safetensors file ({exc})") from exc
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(f"checkpoint {path}: not a safetensors or torch state-dict file ({exc})") from exc
+    if not isinstance(state, dict):
+        raise InputError(f"checkpoint {path}: expected a state dict of tensors, got {type(state).__name__}")
+    return state, {}
+
+
+def load_checkpoint(model: ReuseVOS, path: str | Path) -> None:
+    """Load ``path`` into ``model`` strictly.
+
+    Every head tensor must be present with the right shape and nothing unexpected may appear.
+    Backbone tensors are all-or-nothing: absent keeps the backbone as built (ImageNet for lite0).
+    """
+    path = Path(path)
+    tensors, meta = _read_tensors(path)
+    variant = meta.get("variant")
+    if variant and variant != model.config.name:
+        raise InputError(f"checkpoint {path}: made for model '{variant}', not '{model.config.name}'")
+    expected = {k: v for k, v in model.state_dict().items() if v.dtype != torch.long}
+    backbone = {k for k in expected if k.startswith(BACKBONE_PREFIXES)}
+    required = set(expected) - backbone if not backbone & set(tensors) else set(expected)
+    missing = sorted(required - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [f"{k}: {tuple(tensors[k].shape)} != {tuple(expected[k].shape)}"
+             for k in required & set(tensors) if tensors[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        parts = [f"missing keys {missing[:6]}" * bool(missing), f"unexpected keys {unexpected[:6]}" * bool(unexpected),
+                 f"wrong shapes {wrong[:6]}" * bool(wrong)]
+        raise InputError(f"checkpoint {path} does not fit model '{model.config.name}': " + "; ".join(p for p in parts if p))
+    with torch.no_grad():
+        for k in required:
+            expected[k].copy_(tensors[k])

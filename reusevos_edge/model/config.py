@@ -1,0 +1,59 @@
+"""Model configuration: backbone choice and every head width, one frozen dataclass per variant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ScoreFitConfig:
+    """Online score-generator fit (FRTM's target model) with fixed iteration counts.
+
+    init_cg_iters: CG iterations of each Gauss-Newton step of the first-frame fit (both layers).
+    update_cg_iters: CG iterations of the single GN step of a periodic update (filter only).
+    """
+
+    init_cg_iters: tuple[int, ...] = (5, 10, 10, 10)
+    update_cg_iters: int = 5
+    reg_project: float = 1e-4
+    reg_filter: float = 1e-2
+    aug_copies: int = 5
+    memory_slots: int = 16
+    update_every: int = 8
+    learning_rate: float = 0.1
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Widths of the score generator, refinement network and reuse modules.
+
+    deep_ch: refinement width at f32/f16, also the channels of the stored refined feature R.
+    shallow_ch: refinement widths at f8 and f4 (these stages run on every frame).
+    """
+
+    proj_ch: int = 96
+    deep_ch: int = 64
+    shallow_ch: tuple[int, int] = (64, 64)
+    head_ch: int = 32
+    tm_ch: int = 64
+    tm_groups: int = 16
+    blend_groups: int = 32
+    gate_hidden: int = 16
+    translator_ch: int = 48
+    gate_open_init: float = 0.15
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A registered variant: backbone name, its feature channels, and the head configuration."""
+
+    name: str
+    backbone: str
+    channels: dict[str, int]
+    head: HeadConfig = field(default_factory=HeadConfig)
+    fit: ScoreFitConfig = field(default_factory=ScoreFitConfig)
+
+    def to_json(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)

@@ -1,0 +1,87 @@
+"""Registered variants: ``tiny`` (tests), ``lite0`` (default, EfficientNet-Lite0) and ``r18`` (the paper's G-FRTM-fast)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..errors import InputError
+from .backbone_lite0 import LITE0_CHANNELS, build_lite0, load_lite0_imagenet
+from .backbone_resnet18 import R18_CHANNELS, ResNet18High, ResNet18Low
+from .backbone_tiny import TINY_CHANNELS, TinyHigh, TinyLow
+from .checkpoint import load_checkpoint
+from .config import HeadConfig, ModelConfig, ScoreFitConfig
+from .reusevos import ReuseVOS
+
+DEFAULT_MODEL = "lite0"
+# Default model frame size (H, W), multiples of 32: the scale of the bundled model's training data
+# (DAVIS 288p); 480p video is resized to it and masks are resized back.
+DEFAULT_SIZE = (288, 512)
+
+CONFIGS: dict[str, ModelConfig] = {
+    "tiny": ModelConfig(
+        name="tiny", backbone="tiny", channels=TINY_CHANNELS,
+        head=HeadConfig(proj_ch=8, deep_ch=8, shallow_ch=(8, 8), head_ch=4, tm_ch=8, tm_groups=2, blend_groups=4,
+                        gate_hidden=4, translator_ch=4),
+        fit=ScoreFitConfig(init_cg_iters=(3, 3), update_cg_iters=2, aug_copies=3, memory_slots=6, update_every=2),
+    ),
+    "lite0": ModelConfig(
+        name="lite0", backbone="lite0", channels=LITE0_CHANNELS,
+        head=HeadConfig(proj_ch=64, deep_ch=32, shallow_ch=(16, 8), head_ch=8, tm_ch=32, tm_groups=8,
+                        blend_groups=16, gate_hidden=16, translator_ch=16),
+    ),
+    "r18": ModelConfig(name="r18", backbone="r18", channels=R18_CHANNELS, head=HeadConfig()),
+}
+
+
+def _backbone(name: str, pretrained: bool) -> tuple[torch.nn.Module, torch.nn.Module]:
+    if name == "lite0":
+        low, high = build_lite0()
+        if pretrained:
+            load_lite0_imagenet(low, high)
+        return low, high
+    if name == "r18":
+        return ResNet18Low(), ResNet18High()
+    return TinyLow(), TinyHigh()
+
+
+def default_checkpoint(name: str) -> Path | None:
+    """The checkpoint bundled in the package for a variant, if one ships."""
+    path = Path(str(resources.files("reusevos_edge"))) / "weights" / f"{name}.safetensors"
+    return path if path.is_file() else None
+
+
+def build_model(name: str = DEFAULT_MODEL, *, checkpoint: str | Path | None = None, pretrained: bool = True,
+                use_default_checkpoint: bool = True, seed: int = 0) -> ReuseVOS:
+    """Build a registered variant in eval mode.
+
+    checkpoint: a user checkpoint, loaded strictly; else the bundled one when it ships and
+    ``use_default_checkpoint``; else heads stay at their (seeded) initialisation.
+    """
+    if name not in CONFIGS:
+        raise InputError(f"model '{name}' is not registered; choose one of {sorted(CONFIGS)}")
+    config = CONFIGS[name]
+    torch.manual_seed(seed)
+    low, high = _backbone(config.backbone, pretrained)
+    model = ReuseVOS(config=config, backbone_low=low, backbone_high=high)
+    path = checkpoint or (default_checkpoint(name) if use_default_checkpoint else None)
+    if path is not None:
+        load_checkpoint(model, path)
+    return model.eval()
+
+
+BUILDERS: dict[str, Callable[..., ReuseVOS]] = {name: (lambda n=name, **kw: build_model(n, **kw)) for name in CONFIGS}
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'HxW' -> (H, W), both positive multiples of 32."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--size '{text}': expected HxW, e.g. 288x512") from None
+    if h <= 0 or w <= 0 or h % 32 or w % 32:
+        raise InputError(f"--size '{text}': height and width must be positive multiples of 32")
+    return h, w
