@@ -75,8 +75,16 @@ def _restore_env(previous: str | None) -> None:
 
 
 def _op_inventory(path: Path) -> dict[str, list[str]]:
-    """Builtin operator names used by each signature's subgraph (best effort, from the model)."""
-    interp_mod = require("ai_edge_litert.interpreter", extra="tflite", purpose="LiteRT inspection")
-    interp = interp_mod.Interpreter(str(path))
-    ops = sorted({d["op_name"] for d in interp._get_ops_details()}) if hasattr(interp, "_get_ops_details") else []
-    return {"all_signatures": ops}
+    """Builtin operator names used by each signature, read from the flatbuffer."""
+    schema = require("ai_edge_litert.schema_py_generated", extra="tflite", purpose="LiteRT inspection")
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+
+    def op_name(op) -> str:
+        code = model.operatorCodes[op.opcodeIndex]
+        return names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
+
+    return {
+        sig.signatureKey.decode(): sorted({op_name(op) for op in model.subgraphs[sig.subgraphIndex].operators})
+        for sig in model.signatureDefs
+    }
