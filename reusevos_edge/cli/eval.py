@@ -1,0 +1,199 @@
+"""``reusevos-eval``: run the tracker over DAVIS sequences and score them the official way.
+
+    reusevos-eval --davis ROOT --res 480p [--split val | --sequences a,b] [--model lite0]
+                  [--checkpoint PATH] [--size HxW] [--tau 0.7] [--keyframe-bound K] --json out.json
+
+Prints one table (J&F, J, F on 0-100, reuse rate, fps) and writes the JSON report. Each
+sequence is tracked at its native resolution (the tracker resizes to the model frame size and
+back); objects are given to the tracker at the first annotated frame where they appear. fps is
+frames / wall time of the tracker steps, first frame included (frame decoding excluded).
+
+The runner comes from one function, ``make_runner(args)``: the PyTorch eager runner, or (later)
+an exported bundle given with ``--bundle DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence as SequenceOf
+
+import numpy as np
+from tqdm import tqdm
+
+from ..data.davis import DavisDataset, Sequence, first_masks
+from ..errors import InputError
+from ..metrics.jf import evaluate_sequence
+from ..metrics.report import ObjectResult, SequenceResult, format_table, results_json, write_json
+from ..model.registry import DEFAULT_MODEL, DEFAULT_SIZE, build_model, parse_size
+
+BUNDLE_MODULE = "reusevos_edge.runtime.bundle"  # must provide load_runner(path) -> Runner
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """The model / runtime / gate options shared by the CLIs."""
+    default_size = f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}"
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="registered variant (lite0, r18, tiny)")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="safetensors checkpoint")
+    parser.add_argument("--size", default=default_size, help=f"model frame size HxW (default {default_size})")
+    parser.add_argument("--tau", type=float, default=0.7, help="reuse when P_gate > tau (default 0.7)")
+    parser.add_argument("--keyframe-bound", type=int, default=None,
+                        help="at most K consecutive reuse frames per object, then a computed one")
+    parser.add_argument("--bundle", type=Path, default=None,
+                        help="run an exported runtime bundle instead of PyTorch eager")
+
+
+def make_runner(args: argparse.Namespace):
+    """Build the runner the tracker calls: an exported bundle if ``--bundle``, else PyTorch eager."""
+    if getattr(args, "bundle", None) is not None:
+        return _bundle_runner(args.bundle)
+    from ..runtime.torch_runner import TorchRunner
+
+    height, width = parse_size(args.size)
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        raise InputError(f"--checkpoint {args.checkpoint}: no such file (expected a .safetensors checkpoint)")
+    model = build_model(args.model, checkpoint=args.checkpoint)
+    return TorchRunner(model=model, height=height, width=width)
+
+
+def _bundle_runner(path: Path):
+    if importlib.util.find_spec(BUNDLE_MODULE) is None:
+        raise InputError(f"--bundle {path}: exported runtime bundles are not yet supported in this build")
+    if not path.is_dir():
+        raise InputError(f"--bundle {path}: no such folder (expected an exported bundle folder)")
+    return importlib.import_module(BUNDLE_MODULE).load_runner(path)
+
+
+def make_tracker(args: argparse.Namespace):
+    """A tracker over ``make_runner(args)`` with the gate options from ``args``."""
+    from ..tracker.tracker import Tracker, TrackerConfig
+
+    if not 0.0 <= args.tau <= 1.0:
+        raise InputError(f"--tau {args.tau}: expected a probability in [0, 1]")
+    if args.keyframe_bound is not None and args.keyframe_bound < 0:
+        raise InputError(f"--keyframe-bound {args.keyframe_bound}: expected an integer >= 0")
+    config = TrackerConfig(tau=args.tau, keyframe_bound=args.keyframe_bound)
+    return Tracker(runner=make_runner(args), config=config)
+
+
+def count_decisions(records: Iterable) -> tuple[int, int]:
+    """(reused, gated) object-frame decisions in frame records; "init" is not a gate decision."""
+    decisions = [obj.decision for record in records for obj in record.objects.values()]
+    return decisions.count("reuse"), sum(d in ("reuse", "compute") for d in decisions)
+
+
+def run_cli(body: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser,
+            argv: SequenceOf[str] | None) -> int:
+    """Parse ``argv`` and run ``body``; bad input prints ``error: <message>`` and returns 2."""
+    args = parser.parse_args(argv)
+    try:
+        body(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+@dataclass(frozen=True)
+class TrackedSequence:
+    """Predicted NxHxW uint8 ids, the frame records and the wall time of the tracker steps."""
+
+    labels: np.ndarray
+    records: list
+    seconds: float
+
+
+def track_sequence(tracker, seq: Sequence, gt: np.ndarray, *, progress: bool = True) -> TrackedSequence:
+    """Track ``seq``, giving each object its GT mask (NxHxW uint8 ``gt``) where it first appears."""
+    starts: dict[int, dict[int, np.ndarray]] = {}
+    for obj_id, first in first_masks(gt).items():
+        starts.setdefault(first.frame_index, {})[obj_id] = first.mask
+    tracker.reset()
+    labels, records, seconds = [], [], 0.0
+    frames = tqdm(seq.iter_frames(), total=len(seq), desc=seq.name, leave=False, disable=not progress)
+    for index, frame in enumerate(frames):
+        start = time.perf_counter()
+        result = tracker.step(frame, new_masks=starts.get(index))
+        seconds += time.perf_counter() - start
+        labels.append(result.labels)
+        records.append(result.record)
+    return TrackedSequence(labels=np.stack(labels), records=records, seconds=seconds)
+
+
+def evaluate_one(tracker, seq: Sequence, *, progress: bool = True) -> SequenceResult:
+    """Track and score one sequence."""
+    gt = seq.load_masks()
+    tracked = track_sequence(tracker, seq, gt, progress=progress)
+    if tracked.labels.shape != gt.shape:
+        raise InputError(
+            f"sequence {seq.name}: frames are {tracked.labels.shape[1:]} but annotations {gt.shape[1:]}"
+        )
+    scores = evaluate_sequence(tracked.labels, gt)
+    reused, gated = count_decisions(tracked.records)
+    return SequenceResult(
+        name=seq.name, objects=tuple(ObjectResult.from_scores(s) for s in scores),
+        num_frames=len(seq), seconds=tracked.seconds, reused=reused, gated=gated,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reusevos-eval", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--davis", type=Path, required=True, help="DAVIS-layout root folder")
+    parser.add_argument("--res", default="480p", help="resolution folder (default 480p)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--split", default="val", help="ImageSets split (default val)")
+    which.add_argument("--sequences", default=None, help="comma-separated sequence names")
+    parser.add_argument("--json", type=Path, required=True, help="where to write the JSON report")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_runner_args(parser)
+    return parser
+
+
+def _selected(args: argparse.Namespace) -> list[Sequence]:
+    dataset = DavisDataset(root=args.davis, res=args.res)
+    if args.sequences is None:
+        return dataset.sequences(args.split)
+    names = [name.strip() for name in args.sequences.split(",") if name.strip()]
+    if not names:
+        raise InputError(f"--sequences {args.sequences!r}: expected comma-separated sequence names")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"--sequences {args.sequences!r}: {', '.join(repeated)} listed more than once")
+    return dataset.sequences(names=names)
+
+
+def _config(args: argparse.Namespace) -> dict:
+    return {
+        "davis": str(args.davis), "res": args.res, "split": None if args.sequences else args.split,
+        "model": args.model, "checkpoint": str(args.checkpoint) if args.checkpoint else None,
+        "bundle": str(args.bundle) if args.bundle else None, "size": args.size,
+        "tau": args.tau, "keyframe_bound": args.keyframe_bound,
+    }
+
+
+def _check_json_path(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise InputError(f"--json {path}: the folder {path.parent} does not exist")
+
+
+def run(args: argparse.Namespace) -> None:
+    """Evaluate the selected sequences, print the table and write the JSON report."""
+    _check_json_path(args.json)
+    sequences = _selected(args)
+    tracker = make_tracker(args)
+    results = [evaluate_one(tracker, seq, progress=not args.no_progress) for seq in sequences]
+    print(format_table(results))
+    write_json(args.json, results_json(results, config=_config(args)))
+    print(f"wrote {args.json}")
+
+
+def main(argv: SequenceOf[str] | None = None) -> int:
+    return run_cli(run, build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
