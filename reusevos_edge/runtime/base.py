@@ -17,9 +17,15 @@ from ..model.subgraph import Subgraph
 
 @runtime_checkable
 class Runner(Protocol):
-    """Executes named subgraphs. ``subgraphs`` maps each name to its contract entry."""
+    """Executes named subgraphs. ``subgraphs`` maps each name to its contract entry.
+
+    ``update_every`` and ``learning_rate`` are the model's score-generator schedule (host side:
+    refit the filter every N computed frames; weight of a new memory sample).
+    """
 
     subgraphs: Mapping[str, Subgraph]
+    update_every: int
+    learning_rate: float
 
     def run(self, name: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run subgraph ``name`` on ``feeds`` (one array per input name); outputs by name."""
@@ -32,6 +38,7 @@ class CountingRunner:
     def __init__(self, inner: Runner) -> None:
         self.inner = inner
         self.subgraphs = inner.subgraphs
+        self.update_every, self.learning_rate = inner.update_every, inner.learning_rate
         self.calls: Counter[str] = Counter()
 
     def run(self, name: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -19,6 +19,8 @@ class TorchRunner:
         self.model = model.eval()
         self.height, self.width = height, width
         self.subgraphs = {g.name: g for g in build_subgraphs(model, height=height, width=width)}
+        self.update_every = model.config.fit.update_every
+        self.learning_rate = model.config.fit.learning_rate
         if threads:
             torch.set_num_threads(threads)
 

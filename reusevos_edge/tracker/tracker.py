@@ -1,0 +1,188 @@
+"""The host orchestrator: owns per-object state and the reuse decision, calls stateless subgraphs.
+
+Per frame: ``backbone_low`` once; per object ``match_gate`` -> P_gate. Reuse (P_gate > tau, within
+the keyframe bound) runs ``refine_translate`` + ``refine_shallow``; a computed frame runs
+``backbone_high`` (once per frame, shared), ``score_gen``, ``refine_deep``, ``refine_shallow`` and
+every few computed frames ``score_update``. S and R are overwritten on computed frames only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from ..errors import InputError
+from ..runtime.base import Runner
+from .frames import block_mean, frame_to_input, logits_to_prob, mask_to_model
+from .fusion import fuse_labels
+from .state import FrameRecord, FrameResult, ObjectRecord, ObjectState, SampleMemory
+
+MAX_OBJECT_ID = 254
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """tau: reuse when P_gate > tau (tau <= 0 reuses every frame after an object's first, tau >= 1 never).
+
+    keyframe_bound: at most this many consecutive reuse frames per object, then a computed frame
+    (a drift guard the paper lacks); None = unbounded.
+    """
+
+    tau: float = 0.7
+    keyframe_bound: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.keyframe_bound is not None and self.keyframe_bound < 0:
+            raise InputError(f"keyframe_bound={self.keyframe_bound}: expected a non-negative integer or None")
+
+
+class _FrameContext:
+    """Features of the current frame, computing the high backbone at most once and only on demand."""
+
+    def __init__(self, tracker: "Tracker", image: np.ndarray, record: FrameRecord) -> None:
+        self.tracker, self.record = tracker, record
+        low = tracker._run("backbone_low", record, image=image)
+        self.f4, self.f8 = low["f4"], low["f8"]
+        self._high: dict[str, np.ndarray] | None = None
+
+    def high(self) -> dict[str, np.ndarray]:
+        if self._high is None:
+            self._high = self.tracker._run("backbone_high", self.record, f8=self.f8)
+        return self._high
+
+
+class Tracker:
+    """Semi-supervised VOS over a stream of frames: ``step(frame, new_masks)`` per frame; ``reset()`` per video."""
+
+    def __init__(self, *, runner: Runner, config: TrackerConfig | None = None) -> None:
+        self.runner = runner
+        self.config = config or TrackerConfig()
+        spec = runner.subgraphs["backbone_low"].inputs[0].shape
+        self.height, self.width = int(spec[2]), int(spec[3])
+        self.memory_slots = int(runner.subgraphs["score_update"].inputs[0].shape[0])
+        self.update_every, self.learning_rate = int(runner.update_every), float(runner.learning_rate)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every object and the video size: the next frame starts a new video."""
+        self.objects: dict[int, ObjectState] = {}
+        self.frame_index = -1
+        self.frame_size: tuple[int, int] | None = None
+
+    @property
+    def object_ids(self) -> list[int]:
+        return sorted(self.objects)
+
+    def remove_object(self, obj_id: int) -> None:
+        if obj_id not in self.objects:
+            raise InputError(f"object id {obj_id} is not tracked; tracked ids: {self.object_ids}")
+        del self.objects[obj_id]
+
+    def step(self, frame: np.ndarray, new_masks: Mapping[int, np.ndarray] | None = None) -> FrameResult:
+        """Track one HxWx3 uint8 RGB frame; ``new_masks`` adds (or re-initialises) objects: id -> HxW bool mask."""
+        self._check_frame(frame)
+        masks = self._check_masks(new_masks or {})
+        record = FrameRecord(index=self.frame_index)
+        ctx = _FrameContext(self, frame_to_input(frame, height=self.height, width=self.width), record)
+        probs: dict[int, np.ndarray] = {}
+        for obj_id, mask in masks.items():
+            self._init_object(ctx, obj_id, mask)
+            probs[obj_id] = mask.astype(np.float32)
+        for obj_id in sorted(set(self.objects) - set(masks)):
+            probs[obj_id] = self._track_object(ctx, self.objects[obj_id])
+        labels = fuse_labels(probs, self.frame_size)
+        return FrameResult(labels=labels, probs=probs, record=record)
+
+    # -- validation -------------------------------------------------------------------------
+    def _check_frame(self, frame: np.ndarray) -> None:
+        self.frame_index += 1
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            got = getattr(frame, "shape", type(frame).__name__), getattr(frame, "dtype", "")
+            raise InputError(f"frame {self.frame_index}: expected an HxWx3 uint8 RGB array, got {got}")
+        size = frame.shape[:2]
+        if self.frame_size is None:
+            self.frame_size = size
+        elif size != self.frame_size:
+            raise InputError(f"frame {self.frame_index}: size {size[1]}x{size[0]} differs from the video's "
+                             f"{self.frame_size[1]}x{self.frame_size[0]} (WxH); call reset() for a new video")
+
+    def _check_masks(self, masks: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+        if self.frame_index == 0 and not masks:
+            raise InputError("frame 0: no object masks given; the first frame needs at least one object mask")
+        checked = {}
+        for obj_id, mask in masks.items():
+            if not isinstance(obj_id, (int, np.integer)) or not 1 <= int(obj_id) <= MAX_OBJECT_ID:
+                raise InputError(f"object id {obj_id!r}: expected an integer in 1..{MAX_OBJECT_ID}")
+            mask = np.asarray(mask)
+            if mask.shape != self.frame_size:
+                raise InputError(f"mask of object {obj_id}: size {mask.shape[::-1]} does not match the frame "
+                                 f"{self.frame_size[::-1]} (WxH)")
+            mask = mask.astype(bool)
+            if not mask.any():
+                raise InputError(f"mask of object {obj_id} on frame {self.frame_index} is empty: nothing to track")
+            checked[int(obj_id)] = mask
+        return checked
+
+    # -- per-object work --------------------------------------------------------------------
+    def _run(self, name: str, record: FrameRecord, **feeds: np.ndarray) -> dict[str, np.ndarray]:
+        record.ran.append(name)
+        return self.runner.run(name, feeds)
+
+    def _init_object(self, ctx: _FrameContext, obj_id: int, mask: np.ndarray) -> None:
+        rec = ctx.record
+        m = mask_to_model(mask, height=self.height, width=self.width)
+        label16 = block_mean(m, 16)
+        high = ctx.high()
+        template = self._run("template_build", rec, f8=ctx.f8, mask8=block_mean(m, 8))["template"]
+        fit = self._run("score_init", rec, f16=high["f16"], label16=label16)
+        refined = self._run("refine_deep", rec, f16=high["f16"], f32=high["f32"], score=label16)["refined"]
+        memory = SampleMemory.from_init(feats=fit["mem_feats"], labels=fit["mem_labels"], slots=self.memory_slots)
+        self.objects[obj_id] = ObjectState(obj_id=obj_id, template=template, score=label16, refined=refined,
+                                           proj_w=fit["proj_w"], filter_w=fit["filter_w"], memory=memory,
+                                           first_frame=self.frame_index)
+        rec.objects[obj_id] = ObjectRecord(p_gate=None, decision="init")
+
+    def _decide_reuse(self, obj: ObjectState, p_gate: float) -> bool:
+        cfg = self.config
+        if cfg.keyframe_bound is not None and obj.consecutive_reuse >= cfg.keyframe_bound:
+            return False
+        return cfg.tau <= 0 or p_gate > cfg.tau
+
+    def _track_object(self, ctx: _FrameContext, obj: ObjectState) -> np.ndarray:
+        rec = ctx.record
+        gate = self._run("match_gate", rec, f8=ctx.f8, prev_score=obj.score, template=obj.template)
+        p_gate = float(gate["p_gate"].reshape(-1)[0])
+        reuse = self._decide_reuse(obj, p_gate)
+        feat = None
+        if reuse:
+            score = obj.score + gate["delta"]
+            refined = self._run("refine_translate", rec, refined_prev=obj.refined, delta=gate["delta"])["refined"]
+            obj.consecutive_reuse += 1
+            obj.reused_frames += 1
+        else:
+            score, refined, feat = self._compute(ctx, obj)
+        logits = self._run("refine_shallow", rec, f4=ctx.f4, f8=ctx.f8, refined=refined, score=score)["mask_logits"]
+        if feat is not None:
+            self._remember(rec, obj, feat, logits)
+        rec.objects[obj.obj_id] = ObjectRecord(p_gate=p_gate, decision="reuse" if reuse else "compute")
+        return logits_to_prob(logits, height=self.frame_size[0], width=self.frame_size[1])
+
+    def _compute(self, ctx: _FrameContext, obj: ObjectState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Full path: S and R are recomputed and stored; returns (score, refined, projected feature)."""
+        rec, high = ctx.record, ctx.high()
+        out = self._run("score_gen", rec, f16=high["f16"], proj_w=obj.proj_w, filter_w=obj.filter_w)
+        refined = self._run("refine_deep", rec, f16=high["f16"], f32=high["f32"], score=out["score"])["refined"]
+        obj.score, obj.refined, obj.consecutive_reuse = out["score"], refined, 0
+        obj.computed_frames += 1
+        return out["score"], refined, out["feat"]
+
+    def _remember(self, rec: FrameRecord, obj: ObjectState, feat: np.ndarray, logits: np.ndarray) -> None:
+        """Store the computed frame's projected feature and predicted label; refit the filter periodically."""
+        prob = logits_to_prob(logits, height=self.height, width=self.width)
+        obj.memory.add(feat=feat, label=block_mean(prob, 16), learning_rate=self.learning_rate)
+        if obj.computed_frames % self.update_every == 0:
+            out = self._run("score_update", rec, mem_feats=obj.memory.feats, mem_labels=obj.memory.labels,
+                            mem_weights=obj.memory.weights, filter_w=obj.filter_w)
+            obj.filter_w = out["filter_w_new"]
