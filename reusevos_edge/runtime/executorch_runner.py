@@ -1,0 +1,33 @@
+"""ExecuTorch runner for an ``executorch`` bundle: one ``model.pte``, one method per subgraph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import require
+from .bundle import BundleRunner
+
+
+class ExecuTorchRunner(BundleRunner):
+    """Runs methods of ``model.pte`` (XNNPACK + portable kernels); methods load on first use.
+
+    ``num_threads`` is accepted for a uniform interface; XNNPACK sizes its own thread pool.
+    """
+
+    def __init__(self, bundle_dir: Path, manifest: dict, *, num_threads: int | None = None) -> None:
+        super().__init__(bundle_dir, manifest)
+        runtime = require("executorch.runtime", extra="executorch", purpose="running an ExecuTorch bundle")
+        self._torch = require("torch", extra="executorch", purpose="running an ExecuTorch bundle")
+        self._program = runtime.Runtime.get().load_program(str(self.bundle_dir / manifest["artifact"]))
+        self._methods: dict = {}
+
+    def _method(self, name: str):
+        if name not in self._methods:
+            self._methods[name] = self._program.load_method(name)
+        return self._methods[name]
+
+    def _execute(self, name: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        outs = self._method(name).execute([self._torch.from_numpy(a) for a in arrays])
+        return [o.detach().numpy().copy() for o in outs]

@@ -1,0 +1,38 @@
+"""ONNX Runtime runner for an ``onnx`` bundle: one InferenceSession per subgraph (CPU provider)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import require
+from .bundle import BundleRunner
+
+
+class OnnxRunner(BundleRunner):
+    """Runs ``<subgraph>.onnx`` files; sessions are created on first use (NCHW float32 in and out)."""
+
+    def __init__(self, bundle_dir: Path, manifest: dict, *, num_threads: int | None = None) -> None:
+        super().__init__(bundle_dir, manifest)
+        self._ort = require("onnxruntime", extra="onnx", purpose="running an ONNX bundle")
+        self._options = self._ort.SessionOptions()
+        if num_threads:
+            self._options.intra_op_num_threads = num_threads
+        self._sessions: dict = {}
+
+    def _session(self, name: str):
+        if name not in self._sessions:
+            path = self.bundle_dir / f"{name}.onnx"
+            self._sessions[name] = self._ort.InferenceSession(
+                str(path), sess_options=self._options, providers=["CPUExecutionProvider"])
+        return self._sessions[name]
+
+    def _execute(self, name: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        session = self._session(name)
+        declared = {i.name for i in session.get_inputs()}  # the exporter may drop unused inputs
+        feeds = {self.program_inputs[name][spec.name]: arr
+                 for spec, arr in zip(self.subgraphs[name].inputs, arrays)
+                 if self.program_inputs[name][spec.name] in declared}
+        names = [self.program_outputs[name][spec.name] for spec in self.subgraphs[name].outputs]
+        return session.run(names, feeds)
