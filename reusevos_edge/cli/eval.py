@@ -8,14 +8,13 @@ sequence is tracked at its native resolution (the tracker resizes to the model f
 back); objects are given to the tracker at the first annotated frame where they appear. fps is
 frames / wall time of the tracker steps, first frame included (frame decoding excluded).
 
-The runner comes from one function, ``make_runner(args)``: the PyTorch eager runner, or (later)
-an exported bundle given with ``--bundle DIR``.
+The runner comes from one function, ``make_runner(args)``: the PyTorch eager runner, or an
+exported bundle given with ``--bundle DIR`` (its manifest fixes runtime, model and frame size).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from dataclasses import dataclass
@@ -26,13 +25,10 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.davis import DavisDataset, Sequence, first_masks
-from ..errors import InputError
+from ..errors import InputError, MissingExtraError
 from ..metrics.jf import evaluate_sequence
 from ..metrics.report import ObjectResult, SequenceResult, format_table, results_json, write_json
 from ..model.registry import DEFAULT_MODEL, DEFAULT_SIZE, build_model, parse_size
-
-BUNDLE_MODULE = "reusevos_edge.runtime.bundle"  # must provide load_runner(path) -> Runner
-
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """The model / runtime / gate options shared by the CLIs."""
@@ -61,11 +57,14 @@ def make_runner(args: argparse.Namespace):
 
 
 def _bundle_runner(path: Path):
-    if importlib.util.find_spec(BUNDLE_MODULE) is None:
-        raise InputError(f"--bundle {path}: exported runtime bundles are not yet supported in this build")
+    """The runner of an exported bundle folder (its manifest names the runtime and frame size)."""
+    from ..runtime.bundle import MANIFEST_NAME, load_bundle_runner
+
     if not path.is_dir():
         raise InputError(f"--bundle {path}: no such folder (expected an exported bundle folder)")
-    return importlib.import_module(BUNDLE_MODULE).load_runner(path)
+    if not (path / MANIFEST_NAME).is_file():
+        raise InputError(f"--bundle {path}: no {MANIFEST_NAME} in it (expected an exported bundle folder)")
+    return load_bundle_runner(path)
 
 
 def make_tracker(args: argparse.Namespace):
@@ -88,11 +87,12 @@ def count_decisions(records: Iterable) -> tuple[int, int]:
 
 def run_cli(body: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser,
             argv: SequenceOf[str] | None) -> int:
-    """Parse ``argv`` and run ``body``; bad input prints ``error: <message>`` and returns 2."""
+    """Parse ``argv`` and run ``body``; bad input (or a missing optional backend) prints
+    ``error: <message>`` and returns 2."""
     args = parser.parse_args(argv)
     try:
         body(args)
-    except InputError as exc:
+    except (InputError, MissingExtraError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
