@@ -1,0 +1,302 @@
+"""The host tracker on synthetic clips (tiny model): what runs on computed and reuse frames, keyframe bound,
+score updates, multiple objects with per-object gating, and the soft fusion of object probabilities."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from reusevos_edge.data.synthetic import make_clip
+from reusevos_edge.model.registry import build_model
+from reusevos_edge.model.subgraphs import SKIPPED_ON_REUSE
+from reusevos_edge.runtime.base import CountingRunner
+from reusevos_edge.runtime.torch_runner import TorchRunner
+from reusevos_edge.tracker.fusion import fuse_labels, soft_aggregate
+from reusevos_edge.tracker.tracker import Tracker, TrackerConfig
+
+H, W = 64, 96
+
+
+@pytest.fixture(scope="module")
+def torch_runner() -> TorchRunner:
+    model = build_model("tiny", use_default_checkpoint=False)
+    return TorchRunner(model=model, height=H, width=W)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return make_clip(num_frames=8, height=H, width=W, num_objects=1, speed_px=2.0, seed=0)
+
+
+def run_clip(runner, frames, masks, *, tau, keyframe_bound=None, later=None):
+    """Track a clip; object 1 from frame 0's mask, ``later`` = {frame: {id: mask}}. Returns (tracker, results)."""
+    tracker = Tracker(runner=runner, config=TrackerConfig(tau=tau, keyframe_bound=keyframe_bound))
+    results = []
+    for i, frame in enumerate(frames):
+        new = {1: masks[0] == 1} if i == 0 else (later or {}).get(i)
+        results.append(tracker.step(frame, new))
+    return tracker, results
+
+
+def ran_counts(results) -> Counter:
+    return Counter(name for r in results for name in r.record.ran)
+
+
+def test_tau_one_computes_every_frame(torch_runner, clip):
+    frames, masks = clip
+    runner = CountingRunner(torch_runner)
+    _, results = run_clip(runner, frames, masks, tau=1.0)
+    assert results[0].record.objects[1].decision == "init"
+    assert results[0].record.objects[1].p_gate is None
+    for r in results[1:]:
+        assert r.record.objects[1].decision == "compute", r.record.index
+        assert isinstance(r.record.objects[1].p_gate, float)
+        c = Counter(r.record.ran)
+        assert c["backbone_low"] == c["backbone_high"] == c["score_gen"] == c["refine_deep"] == 1, r.record.ran
+        assert c["match_gate"] == c["refine_shallow"] == 1
+        assert c["refine_translate"] == 0
+    n = len(frames)
+    assert runner.calls["backbone_low"] == n
+    assert runner.calls["backbone_high"] == n
+    assert runner.calls["score_gen"] == n - 1
+    assert runner.calls["refine_deep"] == n  # init frame + every computed frame
+    assert runner.calls["score_init"] == runner.calls["template_build"] == 1
+    assert runner.calls["refine_translate"] == 0
+    assert ran_counts(results) == runner.calls
+
+
+def test_tau_zero_reuses_every_frame_after_the_first(torch_runner, clip):
+    frames, masks = clip
+    runner = CountingRunner(torch_runner)
+    tracker, results = run_clip(runner, frames, masks, tau=0.0)
+    init_ran = results[0].record.ran
+    assert {"backbone_high", "refine_deep", "score_init", "template_build"} <= set(init_ran)
+    for r in results[1:]:
+        assert r.record.objects[1].decision == "reuse", r.record.index
+        assert not set(SKIPPED_ON_REUSE) & set(r.record.ran), r.record.ran
+        assert Counter(r.record.ran) == Counter(["backbone_low", "match_gate", "refine_translate", "refine_shallow"])
+    assert runner.calls["backbone_high"] == 1
+    assert runner.calls["refine_deep"] == 1
+    assert runner.calls["score_gen"] == 0
+    assert runner.calls["score_update"] == 0
+    assert runner.calls["backbone_low"] == len(frames)
+    assert runner.calls["refine_translate"] == len(frames) - 1
+    assert ran_counts(results) == runner.calls
+    obj = tracker.objects[1]
+    assert obj.reused_frames == len(frames) - 1 and obj.computed_frames == 0
+    assert obj.consecutive_reuse == len(frames) - 1
+
+
+def test_reuse_keeps_last_computed_state(torch_runner, clip):
+    """S and R are overwritten on computed frames only: reuse frames read the init frame's S and R (no accumulation)."""
+    frames, masks = clip
+    tracker = Tracker(runner=torch_runner, config=TrackerConfig(tau=0.0))
+    tracker.step(frames[0], {1: masks[0] == 1})
+    score0, refined0 = tracker.objects[1].score.copy(), tracker.objects[1].refined.copy()
+    for f in frames[1:4]:
+        tracker.step(f)
+    np.testing.assert_array_equal(tracker.objects[1].score, score0)
+    np.testing.assert_array_equal(tracker.objects[1].refined, refined0)
+    # a computed frame does overwrite them
+    tracker.config = TrackerConfig(tau=1.0)
+    tracker.step(frames[4])
+    assert not np.array_equal(tracker.objects[1].score, score0)
+
+
+def test_results_are_at_frame_size_and_consistent(torch_runner):
+    frames, masks = make_clip(num_frames=3, height=50, width=70, seed=4)  # resized to the 64x96 model size
+    tracker, results = run_clip(CountingRunner(torch_runner), frames, masks, tau=0.5)
+    for r in results:
+        assert r.labels.shape == (50, 70) and r.labels.dtype == np.uint8
+        assert set(r.probs) == {1}
+        p = r.probs[1]
+        assert p.shape == (50, 70) and p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1
+        np.testing.assert_array_equal(r.labels, fuse_labels(r.probs, (50, 70)))
+    np.testing.assert_array_equal(results[0].labels, masks[0])  # the first frame returns the given mask
+    assert [r.record.index for r in results] == [0, 1, 2]
+
+
+def test_keyframe_bound_forces_compute(torch_runner):
+    frames, masks = make_clip(num_frames=10, height=H, width=W, seed=1)
+    runner = CountingRunner(torch_runner)
+    _, results = run_clip(runner, frames, masks, tau=0.0, keyframe_bound=3)
+    decisions = [r.record.objects[1].decision for r in results]
+    assert decisions == ["init"] + ["reuse", "reuse", "reuse", "compute"] * 2 + ["reuse"]
+    assert runner.calls["backbone_high"] == 1 + 2
+    assert ran_counts(results) == runner.calls
+
+
+def test_keyframe_bound_zero_never_reuses(torch_runner, clip):
+    frames, masks = clip
+    _, results = run_clip(CountingRunner(torch_runner), frames[:4], masks, tau=0.0, keyframe_bound=0)
+    assert [r.record.objects[1].decision for r in results[1:]] == ["compute"] * 3
+
+
+def test_score_update_every_n_computed_frames(torch_runner, clip):
+    frames, masks = clip
+    every = torch_runner.update_every
+    assert every >= 2  # otherwise this test cannot tell "every frame" from "every N frames"
+    runner = CountingRunner(torch_runner)
+    tracker, results = run_clip(runner, frames, masks, tau=1.0)
+    updated = [r.record.index for r in results if "score_update" in r.record.ran]
+    # computed frame k (1-based) is frame k here; updates after every ``every``-th computed frame
+    assert updated == [i for i in range(1, len(frames)) if i % every == 0]
+    assert runner.calls["score_update"] == (len(frames) - 1) // every
+    for r in results:
+        if "score_update" in r.record.ran:
+            assert r.record.ran.index("score_update") > r.record.ran.index("refine_shallow")
+    obj = tracker.objects[1]
+    assert obj.computed_frames == len(frames) - 1
+    # the memory holds the first frame's copies plus computed samples
+    assert (obj.memory.weights[: obj.memory.num_init] > 0).all()
+    assert (obj.memory.weights[obj.memory.num_init:] > 0).sum() == min(len(frames) - 1, len(obj.memory.weights) - obj.memory.num_init)
+
+
+def test_score_update_counts_computed_frames_only(torch_runner):
+    """With the keyframe bound, reuse frames do not advance the update schedule."""
+    frames, masks = make_clip(num_frames=9, height=H, width=W, seed=2)
+    every = torch_runner.update_every
+    _, results = run_clip(CountingRunner(torch_runner), frames, masks, tau=0.0, keyframe_bound=1)
+    computed = [r.record.index for r in results if r.record.objects[1].decision == "compute"]
+    updated = [r.record.index for r in results if "score_update" in r.record.ran]
+    assert computed == [2, 4, 6, 8]
+    assert updated == computed[every - 1 :: every]
+
+
+def test_multi_object_late_appearance(torch_runner):
+    frames, masks = make_clip(num_frames=6, height=H, width=W, num_objects=2, seed=3, appear_at=3)
+    assert not (masks[:3] == 2).any() and (masks[3] == 2).any()
+    runner = CountingRunner(torch_runner)
+    tracker = Tracker(runner=runner, config=TrackerConfig(tau=1.0))
+    results = []
+    for i, frame in enumerate(frames):
+        new = {1: masks[0] == 1} if i == 0 else ({2: masks[3] == 2} if i == 3 else None)
+        results.append(tracker.step(frame, new))
+    assert tracker.object_ids == [1, 2]
+    for r in results[:3]:
+        assert set(r.record.objects) == {1} and set(r.probs) == {1}
+        assert 2 not in r.labels
+    assert results[3].record.objects[2].decision == "init"
+    assert results[3].record.objects[1].decision == "compute"
+    for r in results[4:]:
+        assert set(r.record.objects) == {1, 2}
+        assert all(o.decision == "compute" for o in r.record.objects.values())
+    for r in results[3:]:
+        assert set(r.probs) == {1, 2}
+        np.testing.assert_array_equal(r.labels, fuse_labels(r.probs, (H, W)))
+        assert set(np.unique(r.labels)) <= {0, 1, 2}
+    assert {1, 2} <= set(np.unique(results[3].labels))
+    # object 2's first frame: its own mask wins where it is certain
+    assert (results[3].labels[masks[3] == 2] == 2).all()
+    # features once per frame, the high backbone once per frame even with two objects computing
+    assert runner.calls["backbone_low"] == len(frames)
+    assert runner.calls["backbone_high"] == len(frames)
+    for r in results:
+        assert r.record.ran.count("backbone_low") == 1 and r.record.ran.count("backbone_high") == 1
+    for r in results[4:]:
+        assert r.record.ran.count("match_gate") == 2 and r.record.ran.count("score_gen") == 2
+    assert runner.calls["template_build"] == runner.calls["score_init"] == 2
+    assert ran_counts(results) == runner.calls
+
+
+class GateStub:
+    """Wraps a runner; ``match_gate`` reports a p_gate chosen per object (found by its template array)."""
+
+    def __init__(self, inner, tracker_ref: dict, p_by_id: dict[int, list[float]]) -> None:
+        self.inner, self.ref, self.p_by_id = inner, tracker_ref, p_by_id
+        self.subgraphs, self.update_every, self.learning_rate = inner.subgraphs, inner.update_every, inner.learning_rate
+
+    def run(self, name, feeds):
+        out = self.inner.run(name, feeds)
+        if name == "match_gate":
+            (obj_id,) = [i for i, o in self.ref["tracker"].objects.items() if o.template is feeds["template"]]
+            out = {**out, "p_gate": np.array([self.p_by_id[obj_id].pop(0)], np.float32)}
+        return out
+
+
+def test_per_object_gating(torch_runner):
+    frames, masks = make_clip(num_frames=5, height=H, width=W, num_objects=2, seed=5)
+    ref: dict = {}
+    # frame:        1          2            3            4
+    p = {1: [0.9, 0.1, 0.9, 0.1], 2: [0.1, 0.9, 0.9, 0.1]}
+    runner = CountingRunner(GateStub(torch_runner, ref, p))
+    tracker = ref["tracker"] = Tracker(runner=runner, config=TrackerConfig(tau=0.5))
+    results = [tracker.step(frames[0], {1: masks[0] == 1, 2: masks[0] == 2})]
+    assert results[0].record.ran.count("backbone_high") == 1  # two objects initialised, one high backbone
+    results += [tracker.step(f) for f in frames[1:]]
+    decisions = [{k: o.decision for k, o in r.record.objects.items()} for r in results[1:]]
+    assert decisions == [{1: "reuse", 2: "compute"}, {1: "compute", 2: "reuse"}, {1: "reuse", 2: "reuse"},
+                         {1: "compute", 2: "compute"}]
+    assert results[1].record.objects[1].p_gate == pytest.approx(0.9)
+    assert results[1].record.objects[2].p_gate == pytest.approx(0.1)
+    high = [r.record.ran.count("backbone_high") for r in results[1:]]
+    gen = [r.record.ran.count("score_gen") for r in results[1:]]
+    deep = [r.record.ran.count("refine_deep") for r in results[1:]]
+    translate = [r.record.ran.count("refine_translate") for r in results[1:]]
+    assert high == [1, 1, 0, 1]
+    assert gen == deep == [1, 1, 0, 2]
+    assert translate == [1, 1, 2, 0]
+    assert [r.record.ran.count("refine_shallow") for r in results[1:]] == [2, 2, 2, 2]
+    assert ran_counts(results) == runner.calls
+    assert tracker.objects[1].reused_frames == 2 and tracker.objects[2].reused_frames == 2
+
+
+def test_remove_object_stops_its_work(torch_runner):
+    frames, masks = make_clip(num_frames=3, height=H, width=W, num_objects=2, seed=6)
+    tracker = Tracker(runner=CountingRunner(torch_runner), config=TrackerConfig(tau=1.0))
+    tracker.step(frames[0], {1: masks[0] == 1, 2: masks[0] == 2})
+    tracker.remove_object(1)
+    r = tracker.step(frames[1])
+    assert set(r.record.objects) == {2} and set(r.probs) == {2}
+    assert r.record.ran.count("match_gate") == 1 and 1 not in r.labels
+
+
+def test_reset_starts_a_new_video(torch_runner, clip):
+    frames, masks = clip
+    tracker = Tracker(runner=torch_runner, config=TrackerConfig(tau=1.0))
+    tracker.step(frames[0], {1: masks[0] == 1})
+    tracker.step(frames[1])
+    tracker.reset()
+    assert tracker.object_ids == []
+    small = np.zeros((32, 32, 3), np.uint8)
+    m = np.zeros((32, 32), bool)
+    m[4:9, 4:9] = True
+    r = tracker.step(small, {3: m})  # a new size is fine after reset
+    assert r.record.index == 0 and r.labels.shape == (32, 32) and set(np.unique(r.labels)) == {0, 3}
+
+
+# -- fusion -------------------------------------------------------------------------------------
+
+
+def test_soft_aggregate_argmax_and_background():
+    probs = np.array([[[0.9, 0.2, 0.1, 0.6]], [[0.1, 0.8, 0.2, 0.7]]], np.float32)  # K=2, 1x4
+    np.testing.assert_array_equal(soft_aggregate(probs), [[1, 2, 0, 2]])
+    # all low -> background
+    assert (soft_aggregate(np.full((3, 2, 2), 0.3, np.float32)) == 0).all()
+    # a single object: foreground exactly where p > 0.5
+    single = np.array([[[0.49, 0.51, 0.0, 1.0]]], np.float32)
+    np.testing.assert_array_equal(soft_aggregate(single), [[0, 1, 0, 1]])
+    # overlap: both confident, the more confident wins, either order
+    both = np.array([[[0.95]], [[0.99]]], np.float32)
+    assert soft_aggregate(both)[0, 0] == 2 and soft_aggregate(both[::-1].copy())[0, 0] == 1
+    # saturated probabilities are clamped, not NaN
+    sat = np.array([[[1.0, 0.0]], [[1.0, 0.0]]], np.float32)
+    out = soft_aggregate(sat)
+    assert out.dtype == np.uint8 and out[0, 1] == 0 and out[0, 0] in (1, 2)
+    # no objects
+    assert soft_aggregate(np.zeros((0, 2, 3), np.float32)).shape == (2, 3)
+    with pytest.raises(ValueError):
+        soft_aggregate(np.zeros((2, 3), np.float32))
+
+
+def test_fuse_labels_maps_ids():
+    a = np.array([[0.9, 0.1, 0.1], [0.1, 0.1, 0.7]], np.float32)
+    b = np.array([[0.1, 0.8, 0.1], [0.1, 0.2, 0.9]], np.float32)
+    out = fuse_labels({7: a, 200: b}, (2, 3))
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, [[7, 200, 0], [0, 0, 200]])
+    # insertion order does not matter
+    np.testing.assert_array_equal(fuse_labels({200: b, 7: a}, (2, 3)), out)
+    assert (fuse_labels({}, (2, 3)) == 0).all() and fuse_labels({}, (2, 3)).shape == (2, 3)
