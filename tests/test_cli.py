@@ -228,3 +228,14 @@ def test_frame_label_and_overlay():
     out = track_cli.render_overlay(frame, labels, record)
     assert out.shape == frame.shape and out.dtype == np.uint8
     assert out[20, 20, 0] > 0 and out[40, 60].sum() == 0  # tinted object, untouched background
+
+
+@pytest.mark.slow
+def test_eval_on_shared_davis(shared_davis, tmp_path):
+    out = tmp_path / "r.json"
+    rc = eval_cli.main(["--davis", str(shared_davis), "--res", "480p", "--sequences", "blackswan",
+                        "--json", str(out), *TINY])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert report["sequences"]["blackswan"]["num_frames"] == 50
+    assert all(report["overall"][key] is not None for key in ("J", "F", "jf", "fps"))

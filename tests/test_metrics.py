@@ -320,3 +320,20 @@ def test_table_has_rows_and_overall():
     assert [line.split("|")[1].strip() for line in lines[2:]] == ["one", "three", "overall"]
     assert "100.0" in lines[2] and "25.0" in lines[4]
     assert len({len(line) for line in lines}) == 1  # aligned
+
+
+# --- the real data ----------------------------------------------------------------------------
+
+def test_shared_davis_gt_against_itself_and_shifted(shared_davis):
+    from reusevos_edge.data.davis import DavisDataset
+
+    seq = DavisDataset(root=shared_davis, res="480p").sequences(names=["blackswan"])[0]
+    gt = np.stack([seq.load_mask(i) for i in range(8)])
+    perfect = evaluate_sequence(gt, gt)
+    assert [s.object_id for s in perfect] == [1]
+    assert perfect[0].j.mean == 1.0 and perfect[0].f.mean == 1.0
+    # 854x480: tolerance 8 px, so an 8 px shift keeps F near 1 while J drops; 30 px does not
+    near = evaluate_sequence(np.roll(gt, 8, axis=2), gt)[0]
+    far = evaluate_sequence(np.roll(gt, 30, axis=2), gt)[0]
+    assert near.f.mean > 0.95 and near.j.mean < 0.97
+    assert far.f.mean < near.f.mean and far.j.mean < near.j.mean
