@@ -7,7 +7,9 @@ litert-torch names signature inputs ``args_0, args_1, ...`` (contract order) and
 
 litert-torch's default (min-cut) layout pass mis-handles a conv whose weight is computed in the
 graph (the unrolled conjugate-gradient fit); when conversion fails that way we convert again with
-the greedy layout partitioner and record which one was used.
+the greedy layout partitioner and record which one was used. Its layout pass also gets the
+shape of ``aten.expand`` wrong (``tfl.add`` broadcast error), so every subgraph is first exported
+with torch.export and each ``expand``/``expand_as`` is rewritten as ``add(x, zeros(shape))`` (same values).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+
+import torch
 
 from reusevos_edge.errors import InputError, require
 
@@ -61,10 +65,31 @@ def _convert(subgraphs, partitioner: str | None):
     try:
         conv = litert_torch
         for sg in subgraphs:
-            conv = conv.signature(sg.name, sg.module.eval(), sg.example_inputs())
+            conv = conv.signature(sg.name, _without_expand(sg), sg.example_inputs())
         return conv.convert()
     finally:
         _restore_env(previous)
+
+
+_EXPAND_OPS = (torch.ops.aten.expand.default, torch.ops.aten.expand_as.default)
+
+
+def _without_expand(sg) -> torch.nn.Module:
+    """The subgraph as a GraphModule whose ``aten.expand`` nodes are ``add(x, zeros(out_shape))``."""
+    module = torch.export.export(sg.module.eval(), sg.example_inputs()).module()
+    graph = module.graph
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target not in _EXPAND_OPS:
+            continue
+        out = node.meta["val"]
+        with graph.inserting_before(node):
+            zeros = graph.call_function(torch.ops.aten.zeros.default, (list(out.shape),), {"dtype": out.dtype})
+            added = graph.call_function(torch.ops.aten.add.Tensor, (node.args[0], zeros))
+        added.meta = dict(node.meta)
+        node.replace_all_uses_with(added)
+        graph.erase_node(node)
+    module.recompile()
+    return module
 
 
 def _restore_env(previous: str | None) -> None:
