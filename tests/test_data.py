@@ -92,6 +92,12 @@ def test_davis2017_object_appearing_later(davis2017_tree):
     assert {k: v.frame_index for k, v in first_masks(masks).items()} == {1: 0, 2: 0, 3: 2}
 
 
+def test_davis_explicit_names(davis2016_tree):
+    dataset = DavisDataset(root=davis2016_tree)
+    assert [s.name for s in dataset.sequences(["fast"])] == ["fast"]
+    assert [s.name for s in dataset.sequences(names=("fast", "slow"))] == ["fast", "slow"]
+
+
 def test_davis_unknown_sequence_lists_available(davis2016_tree):
     dataset = DavisDataset(root=davis2016_tree)
     with pytest.raises(InputError, match=r"\['nope'\].*available: fast, slow"):

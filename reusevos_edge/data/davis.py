@@ -147,9 +147,14 @@ class DavisDataset:
         return [line for line in lines if line]
 
     def sequences(
-        self, split: str | None = "val", *, names: SequenceOf[str] | None = None
+        self, split: str | SequenceOf[str] | None = "val", *, names: SequenceOf[str] | None = None
     ) -> list[Sequence]:
-        """The sequences of ``split``, or the explicit ``names`` (then ``split`` is ignored)."""
+        """The sequences of ``split``, or the explicit ``names`` (then ``split`` is ignored).
+
+        ``split`` may itself be a list of names: ``sequences(["blackswan", "dog"])``.
+        """
+        if names is None and split is not None and not isinstance(split, str):
+            names = split
         wanted = list(names) if names is not None else self.split_names(split or "val")
         available = set(self.available())
         unknown = [name for name in wanted if name not in available]
