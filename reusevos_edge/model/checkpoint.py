@@ -66,6 +66,10 @@ def load_checkpoint(model: ReuseVOS, path: str | Path) -> None:
     """
     path = Path(path)
     tensors, meta = _read_tensors(path)
+    # integer buffers (BatchNorm's num_batches_tracked) are neither saved nor required; a plain
+    # torch.save(model.state_dict()) carries them, so drop them instead of calling them unexpected
+    tensors = {k: v for k, v in tensors.items()
+               if not (k.endswith("num_batches_tracked") and isinstance(v, torch.Tensor) and v.dtype == torch.long)}
     variant = meta.get("variant")
     if variant and variant != model.config.name:
         raise InputError(f"checkpoint {path}: made for model '{variant}', not '{model.config.name}'")

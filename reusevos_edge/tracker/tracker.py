@@ -82,8 +82,11 @@ class Tracker:
 
     def step(self, frame: np.ndarray, new_masks: Mapping[int, np.ndarray] | None = None) -> FrameResult:
         """Track one HxWx3 uint8 RGB frame; ``new_masks`` adds (or re-initialises) objects: id -> HxW bool mask."""
-        self._check_frame(frame)
-        masks = self._check_masks(new_masks or {})
+        # validate first, then commit: a rejected call leaves the tracker as it was (retry-safe)
+        index = self.frame_index + 1
+        size = self._check_frame(frame, index)
+        masks = self._check_masks(new_masks or {}, index, size)
+        self.frame_index, self.frame_size = index, size
         record = FrameRecord(index=self.frame_index)
         ctx = _FrameContext(self, frame_to_input(frame, height=self.height, width=self.width), record)
         probs: dict[int, np.ndarray] = {}
@@ -96,32 +99,32 @@ class Tracker:
         return FrameResult(labels=labels, probs=probs, record=record)
 
     # -- validation -------------------------------------------------------------------------
-    def _check_frame(self, frame: np.ndarray) -> None:
-        self.frame_index += 1
+    def _check_frame(self, frame: np.ndarray, index: int) -> tuple[int, int]:
+        """The frame's (H, W) if it is valid as frame ``index`` of this video; changes no state."""
         if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             got = getattr(frame, "shape", type(frame).__name__), getattr(frame, "dtype", "")
-            raise InputError(f"frame {self.frame_index}: expected an HxWx3 uint8 RGB array, got {got}")
+            raise InputError(f"frame {index}: expected an HxWx3 uint8 RGB array, got {got}")
         size = frame.shape[:2]
-        if self.frame_size is None:
-            self.frame_size = size
-        elif size != self.frame_size:
-            raise InputError(f"frame {self.frame_index}: size {size[1]}x{size[0]} differs from the video's "
+        if self.frame_size is not None and size != self.frame_size:
+            raise InputError(f"frame {index}: size {size[1]}x{size[0]} differs from the video's "
                              f"{self.frame_size[1]}x{self.frame_size[0]} (WxH); call reset() for a new video")
+        return size
 
-    def _check_masks(self, masks: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
-        if self.frame_index == 0 and not masks:
+    def _check_masks(self, masks: Mapping[int, np.ndarray], index: int, size: tuple[int, int]) -> dict[int, np.ndarray]:
+        if index == 0 and not masks:
             raise InputError("frame 0: no object masks given; the first frame needs at least one object mask")
         checked = {}
         for obj_id, mask in masks.items():
-            if not isinstance(obj_id, (int, np.integer)) or not 1 <= int(obj_id) <= MAX_OBJECT_ID:
+            if (not isinstance(obj_id, (int, np.integer)) or isinstance(obj_id, (bool, np.bool_))
+                    or not 1 <= int(obj_id) <= MAX_OBJECT_ID):
                 raise InputError(f"object id {obj_id!r}: expected an integer in 1..{MAX_OBJECT_ID}")
             mask = np.asarray(mask)
-            if mask.shape != self.frame_size:
+            if mask.shape != size:
                 raise InputError(f"mask of object {obj_id}: size {mask.shape[::-1]} does not match the frame "
-                                 f"{self.frame_size[::-1]} (WxH)")
+                                 f"{size[::-1]} (WxH)")
             mask = mask.astype(bool)
             if not mask.any():
-                raise InputError(f"mask of object {obj_id} on frame {self.frame_index} is empty: nothing to track")
+                raise InputError(f"mask of object {obj_id} on frame {index} is empty: nothing to track")
             checked[int(obj_id)] = mask
         return checked
 
