@@ -8,7 +8,6 @@ silently rewritten.
 from __future__ import annotations
 
 import enum
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,17 +84,6 @@ def get_target(name: str) -> Target:
     return TARGETS[name]
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """Parse ``HxW`` (e.g. ``240x432``) into ``(height, width)``."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match:
-        raise InputError(f"--size {text!r} is not HxW (e.g. 240x432)")
-    height, width = int(match.group(1)), int(match.group(2))
-    if height <= 0 or width <= 0:
-        raise InputError(f"--size {text!r}: height and width must be positive")
-    return height, width
-
-
 def validate_options(
     *,
     target: str,
@@ -117,8 +105,8 @@ def validate_options(
         raise InputError(f"--precision {prec.value} is not supported by --target {tgt.name}; allowed: {allowed}")
     if coreml_layout not in COREML_LAYOUTS:
         raise InputError(f"coreml layout {coreml_layout!r} is unknown; choose one of {list(COREML_LAYOUTS)}")
-    if height <= 0 or width <= 0:
-        raise InputError(f"frame size {height}x{width}: height and width must be positive")
+    if height <= 0 or width <= 0 or height % 32 or width % 32:
+        raise InputError(f"--size {height}x{width}: height and width must be positive multiples of 32")
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and not ckpt.is_file():
         raise InputError(f"--checkpoint {str(ckpt)!r} does not exist or is not a file")
