@@ -162,12 +162,12 @@ def format_table(rows: list[Row]) -> str:
 
 
 def print_next(rows: list[Row]) -> None:
-    """The next command to run with the first good bundle."""
+    """The next commands to run with the first validated, runnable bundle."""
     good = next((r for r in rows if r.status == "✅" and r.ms_per_frame), None)
     if good is not None:
-        print(f"\nnext: python benchmarks/bench_runtimes.py --bundle {good.path}")
-        print(f"      python -c \"from reusevos_edge.runtime.bundle import load_bundle_runner; "
-              f"print(sorted(load_bundle_runner('{good.path}').subgraphs))\"")
+        name = Path(good.path).name
+        print(f"\nnext: reusevos-track --demo --bundle {good.path} --out runs/demo_{name}")
+        print(f"      python benchmarks/bench_runtimes.py --bundles {Path(good.path).parent}")
 
 
 if __name__ == "__main__":  # pragma: no cover
