@@ -1,0 +1,205 @@
+"""Converters: option validation, bundle integrity, and real exports of the tiny model run
+through the tracker next to PyTorch eager (ONNX Runtime, ExecuTorch, LiteRT); Core ML checked
+statically off Apple platforms."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from reusevos_edge.converters import parity
+from reusevos_edge.converters.bundle import export_bundle
+from reusevos_edge.converters.manifest import BundleIntegrityError, read_manifest
+from reusevos_edge.converters.targets import TARGETS, validate_options
+from reusevos_edge.errors import InputError
+from reusevos_edge.model.registry import build_model
+from reusevos_edge.model.subgraphs import build_subgraphs
+from reusevos_edge.runtime.bundle import load_bundle_runner
+from reusevos_edge.runtime.torch_runner import TorchRunner
+from reusevos_edge.tracker.tracker import TrackerConfig
+
+H, W = 64, 96
+FRAMES = 10
+CONFIG = TrackerConfig(tau=0.5, keyframe_bound=3)
+BACKEND_MODULES = {"onnx": "onnxruntime", "executorch": "executorch.runtime", "tflite": "litert_torch",
+                   "coreml": "coremltools"}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model = build_model("tiny")
+    return model, build_subgraphs(model, height=H, width=W), TorchRunner(model=model, height=H, width=W)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return parity.load_clip(height=H, width=W, num_frames=FRAMES)
+
+
+@pytest.fixture(scope="module")
+def bundles(tiny, tmp_path_factory):
+    """Export on demand, once per target per module: target -> BundleResult."""
+    model, subgraphs, _ = tiny
+    out, cache = tmp_path_factory.mktemp("bundles"), {}
+
+    def get(target: str, **kw):
+        key = (target, tuple(sorted(kw.items())))
+        if key not in cache:
+            pytest.importorskip(BACKEND_MODULES[target])
+            opts = validate_options(target=target, model="tiny", height=H, width=W, out_dir=out, **kw)
+            cache[key] = export_bundle(opts, model=model, subgraphs=subgraphs, tracker_config=CONFIG)
+        return cache[key]
+
+    return get
+
+
+# -- options --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"target": "openvino"}, "--target 'openvino'"),
+        ({"target": "onnx", "precision": "fp16"}, "--precision fp16 is not supported by --target onnx"),
+        ({"target": "coreml", "precision": "int4"}, "--precision 'int4'"),
+        ({"target": "onnx", "model": "r50"}, "--model 'r50'"),
+        ({"target": "onnx", "height": 65}, "multiples of 32"),
+        ({"target": "onnx", "checkpoint": "/nonexistent/ckpt.safetensors"}, "--checkpoint"),
+        ({"target": "coreml", "coreml_layout": "zip"}, "coreml layout 'zip'"),
+    ],
+)
+def test_bad_options_raise_input_error_naming_the_option(kwargs, needle):
+    args = {"model": "tiny", "height": H, "width": W, **kwargs}
+    with pytest.raises(InputError, match=needle.replace("(", r"\(")):
+        validate_options(**args)
+
+
+def test_fp16_is_allowed_only_where_the_table_says():
+    assert validate_options(target="coreml", model="tiny", height=H, width=W, precision="fp16").precision.value == "fp16"
+    assert [n for n, t in TARGETS.items() if len(t.precisions) > 1] == ["coreml"]
+
+
+def test_cli_bad_option_exits_2_with_error_line(capsys):
+    from reusevos_edge.cli.export import main
+
+    assert main(["--target", "onnx", "--model", "tiny", "--size", "64x96", "--precision", "fp16"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--precision fp16" in err
+
+
+# -- parity machinery (no backend needed) --------------------------------------------------
+class _Perturbed:
+    """Eager runner whose ``refine_shallow`` logits are negated: parity must fail and name it."""
+
+    def __init__(self, inner):
+        self.inner, self.subgraphs = inner, inner.subgraphs
+        self.update_every, self.learning_rate = inner.update_every, inner.learning_rate
+
+    def run(self, name, feeds):
+        out = self.inner.run(name, feeds)
+        return {k: -v for k, v in out.items()} if name == "refine_shallow" else out
+
+
+def test_parity_detects_and_localises_a_drifting_subgraph(tiny, clip):
+    _, _, reference = tiny
+    report = parity.measure_parity(_Perturbed(reference), reference, clip, CONFIG)
+    assert not report.passed
+    worst = max(report.drift, key=lambda d: d.max_rel)
+    assert (worst.subgraph, worst.output) == ("refine_shallow", "mask_logits")
+    with pytest.raises(parity.ParityError, match="refine_shallow"):
+        parity.check_parity(_Perturbed(reference), reference, clip, CONFIG)
+
+
+def test_parity_of_eager_with_itself_is_exact(tiny, clip):
+    _, _, reference = tiny
+    report = parity.check_parity(reference, reference, clip, CONFIG)
+    assert report.mean_iou == 1.0 and report.gate_agreement == 1.0
+
+
+# -- real exports ---------------------------------------------------------------------------
+@pytest.mark.backend
+@pytest.mark.parametrize("target", ["onnx", "executorch", "tflite"])
+def test_bundle_tracks_like_pytorch(target, tiny, clip, bundles):
+    _, subgraphs, reference = tiny
+    bundle = bundles(target)
+    runner = load_bundle_runner(bundle.path, num_threads=2)
+    assert sorted(runner.subgraphs) == sorted(sg.name for sg in subgraphs)
+    report = parity.check_parity(runner, reference, clip, CONFIG)
+    assert report.mean_iou >= parity.MIN_MEAN_IOU and report.gate_agreement >= parity.MIN_GATE_AGREEMENT
+    feeds = {s.name: a.numpy() for s, a in zip(subgraphs[0].inputs, subgraphs[0].example_inputs())}
+    drift = parity.compare_subgraphs(runner, reference, {subgraphs[0].name: feeds})
+    assert max(d.max_rel for d in drift) < 1e-4
+
+
+@pytest.mark.backend
+def test_executorch_manifest_lists_undelegated_ops_per_method(bundles, tiny):
+    manifest = bundles("executorch").manifest
+    undelegated = manifest["export"]["undelegated_ops"]
+    assert set(undelegated) == {sg.name for sg in tiny[1]}
+    # the score generator's conv takes its weight as a runtime input: XNNPACK cannot take it
+    assert "aten.convolution" in undelegated["score_gen"]
+    assert undelegated["backbone_low"] == []
+
+
+@pytest.mark.backend
+def test_tflite_manifest_maps_signature_names_to_contract(bundles):
+    entry = next(e for e in bundles("tflite").manifest["subgraphs"] if e["name"] == "score_gen")
+    assert entry["program_inputs"] == {"f16": "args_0", "proj_w": "args_1", "filter_w": "args_2"}
+    assert entry["program_outputs"] == {"score": "output_0", "feat": "output_1"}
+
+
+@pytest.mark.backend
+def test_coreml_multifunction_package_matches_contract(bundles, tiny):
+    from reusevos_edge.converters.coreml_export import verify_coreml
+
+    bundle = bundles("coreml")
+    manifest = bundle.manifest
+    assert manifest["export"]["minimum_deployment_target"] == "iOS18"
+    inventory = verify_coreml(bundle.path, manifest["subgraphs"], layout="multifunction")
+    assert set(inventory) == {sg.name for sg in tiny[1]}
+    assert any(op.startswith("conv ") for op in inventory["score_gen"])
+    if sys.platform != "darwin":
+        with pytest.raises(InputError, match="only on Apple platforms"):
+            load_bundle_runner(bundle.path)
+
+
+@pytest.mark.backend
+def test_coreml_static_check_rejects_a_wrong_contract(bundles):
+    from reusevos_edge.converters.coreml_export import verify_coreml
+
+    bundle = bundles("coreml")
+    entries = [dict(e) for e in bundle.manifest["subgraphs"]]
+    entries[0] = {**entries[0], "inputs": [{**entries[0]["inputs"][0], "name": "frame"}]}
+    with pytest.raises(RuntimeError, match="frame"):
+        verify_coreml(bundle.path, entries, layout="multifunction")
+
+
+# -- manifest integrity ---------------------------------------------------------------------
+@pytest.mark.backend
+def test_runtime_refuses_a_bundle_whose_files_do_not_match(bundles, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundles("onnx").path, copy)
+    read_manifest(copy)  # intact copy verifies
+    victim = copy / "score_gen.onnx"
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    with pytest.raises(BundleIntegrityError, match="sha256 mismatch: score_gen.onnx"):
+        load_bundle_runner(copy)
+    victim.unlink()
+    with pytest.raises(BundleIntegrityError, match="missing: score_gen.onnx"):
+        load_bundle_runner(copy)
+
+
+@pytest.mark.backend
+def test_manifest_describes_the_bundle(bundles, tiny):
+    manifest = bundles("onnx").manifest
+    assert manifest["frame_size"] == [H, W] and manifest["precision"] == "fp32"
+    assert manifest["tracker"] == {"tau": CONFIG.tau, "keyframe_bound": CONFIG.keyframe_bound}
+    assert [e["name"] for e in manifest["subgraphs"]] == [sg.name for sg in tiny[1]]
+    assert {s["name"] for s in manifest["object_state"]} >= {"template", "score", "refined", "filter_w"}
+    assert manifest["normalisation"]["in_program"]["mean"] == [0.5, 0.5, 0.5]
+    assert "onnxruntime" in manifest["tool_versions"]
+    assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
+    assert np.isclose(manifest["fit"]["learning_rate"], tiny[0].config.fit.learning_rate)
