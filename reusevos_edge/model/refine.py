@@ -23,7 +23,11 @@ class RefineDeep(nn.Module):
 
 
 class RefineShallow(nn.Module):
-    """(f4, f8, R Bxdeep_chxh16xw16, score Bx1xh16xw16) -> mask logits Bx1xHxW (H = 4 * f4 height)."""
+    """(f4, f8, R Bxdeep_chxh16xw16, score Bx1xh16xw16) -> mask logits Bx1xHxW (H = 4 * f4 height).
+
+    Head: x2 up, 3x3 conv, relu, 3x3 conv -> logits at 1/2, bilinear x2 to the frame (cheaper than
+    convolving at full size, where the thin head channels are memory-bound on phones and CPUs).
+    """
 
     def __init__(self, *, c4: int, c8: int, deep_ch: int, ch8: int, ch4: int, head_ch: int) -> None:
         super().__init__()
@@ -35,4 +39,4 @@ class RefineShallow(nn.Module):
     def forward(self, f4: torch.Tensor, f8: torch.Tensor, refined: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
         x8 = self.stage8(f8, score, refined)
         x4 = self.stage4(f4, score, x8)
-        return self.head2(upsample2(self.head1(upsample2(x4))))
+        return upsample2(self.head2(self.head1(upsample2(x4))))

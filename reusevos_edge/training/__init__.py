@@ -1,0 +1,1 @@
+"""Training: the paper's recipe (Sec. 3.4) on cached frozen-backbone features."""

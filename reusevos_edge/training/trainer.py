@@ -1,0 +1,155 @@
+"""The training loop: Adam (amsgrad) + StepLR, margin schedule, checkpoints, resume, DDP over gloo."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from ..model.checkpoint import _atomic_write, load_checkpoint, save_checkpoint
+from ..model.reusevos import ReuseVOS
+from .feature_cache import CachedSequence
+from .losses import margin
+from .unroll import sample_clip, unroll_clip
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Paper defaults (Sec. 3.4/4): 260 epochs, batch 8, clips of 6, lr 5e-4, StepLR(127, 0.1), M(1, 0), ep_T 120."""
+
+    epochs: int = 260
+    clips_per_epoch: int = 240
+    batch: int = 8
+    clip_len: int = 6
+    max_stride: int = 2
+    lr: float = 5e-4
+    weight_decay: float = 1e-5
+    lr_step: int = 127
+    lr_gamma: float = 0.1
+    tau: float = 0.5
+    m1: float = 1.0
+    m2: float = 0.0
+    margin_epochs: int = 120
+    flip: bool = True
+    seed: int = 0
+
+
+def head_parameters(model: ReuseVOS) -> list[torch.nn.Parameter]:
+    """Trainable parameters: everything but the frozen backbone."""
+    frozen = {id(p) for p in model.backbone_parameters()}
+    return [p for p in model.parameters() if id(p) not in frozen]
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _average_gradients(params: list[torch.nn.Parameter], world: int) -> None:
+    """DDP by hand: sum every gradient over ranks (zeros where a path did not run) and divide."""
+    if world == 1:
+        return
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        dist.all_reduce(p.grad)
+        p.grad /= world
+
+
+class Trainer:
+    """Trains ``model``'s heads on cached sequences; writes ``out/last.safetensors`` (+ .json) and ``out/state.pt``."""
+
+    def __init__(self, *, model: ReuseVOS, data: list[CachedSequence], config: TrainConfig, out: str | Path,
+                 progress: bool = True) -> None:
+        self.model, self.data, self.cfg, self.out = model, data, config, Path(out)
+        self.rank, self.world = _world()
+        self.params = head_parameters(model)
+        for p in model.backbone_parameters():
+            p.requires_grad_(False)
+        self.opt = torch.optim.Adam(self.params, lr=config.lr, weight_decay=config.weight_decay, amsgrad=True)
+        self.sched = torch.optim.lr_scheduler.StepLR(self.opt, step_size=config.lr_step, gamma=config.lr_gamma)
+        self.epoch, self.progress = 0, progress and self.rank == 0
+        self.gen = torch.Generator().manual_seed(config.seed * 1000 + self.rank)
+        self.history: list[dict] = []
+
+    def resume(self) -> None:
+        """Continue from ``out/state.pt`` and ``out/last.safetensors``."""
+        state = torch.load(self.out / "state.pt", map_location="cpu", weights_only=False)
+        load_checkpoint(self.model, self.out / "last.safetensors")
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.gen.set_state(state["generator"][self.rank])
+        self.epoch, self.history = state["epoch"], state["history"]
+
+    def train(self) -> list[dict]:
+        while self.epoch < self.cfg.epochs:
+            stats = self.train_epoch()
+            self.epoch += 1
+            self.sched.step()
+            self.history.append(stats)
+            self.save()
+        return self.history
+
+    def train_epoch(self) -> dict:
+        self.model.train()
+        self.model.backbone_low.eval()
+        self.model.backbone_high.eval()
+        cfg, m = self.cfg, margin(self.epoch, m1=self.cfg.m1, margin_epochs=self.cfg.margin_epochs)
+        steps = max(cfg.clips_per_epoch // (cfg.batch * self.world), 1)
+        sums, start = {"loss": 0.0, "bce": 0.0, "delta": 0.0, "gate": 0.0, "reused": 0, "frames": 0}, time.time()
+        bar = tqdm(range(steps), desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not self.progress, leave=False)
+        for _ in bar:
+            self._step(m, sums)
+            n = max(sums["frames"], 1)
+            bar.set_postfix(loss=f"{sums['loss'] / max(_ + 1, 1) / cfg.batch:.3f}", bce=f"{sums['bce'] / (_ + 1) / cfg.batch:.3f}",
+                            gate=f"{sums['gate'] / (_ + 1) / cfg.batch:.3f}", reuse=f"{sums['reused'] / n:.2f}")
+        k = steps * cfg.batch
+        return {"epoch": self.epoch + 1, "margin": m, "lr": self.opt.param_groups[0]["lr"], "seconds": time.time() - start,
+                **{t: sums[t] / k for t in ("loss", "bce", "delta", "gate")}, "reuse_rate": sums["reused"] / max(sums["frames"], 1)}
+
+    def _step(self, m: float, sums: dict) -> None:
+        cfg = self.cfg
+        self.opt.zero_grad(set_to_none=True)
+        for _ in range(cfg.batch):
+            seq = self.data[int(torch.randint(0, len(self.data), (1,), generator=self.gen))]
+            idx = sample_clip(seq, length=cfg.clip_len, max_stride=cfg.max_stride, gen=self.gen)
+            flip = cfg.flip and bool(torch.rand(1, generator=self.gen) < 0.5)
+            losses = unroll_clip(self.model, seq, idx, tau=cfg.tau, m=m, m2=cfg.m2, flip=flip)
+            (losses.total / cfg.batch).backward()
+            for t in ("bce", "delta", "gate"):
+                sums[t] += float(getattr(losses, t))
+            sums["loss"] += float(losses.total)
+            sums["reused"] += losses.reused
+            sums["frames"] += losses.frames
+        _average_gradients(self.params, self.world)
+        self.opt.step()
+
+    def save(self) -> None:
+        """Rank 0 writes the head checkpoint and the resumable state, atomically."""
+        gens = [self.gen.get_state()]
+        if self.world > 1:
+            gens = [None] * self.world
+            dist.all_gather_object(gens, self.gen.get_state())
+        if self.rank != 0:
+            return
+        extra = {"train_config": asdict(self.cfg), "epoch": self.epoch, "history": self.history[-1:]}
+        save_checkpoint(self.model, self.out / "last.safetensors", extra=extra)
+        state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "generator": gens,
+                 "epoch": self.epoch, "history": self.history}
+        _atomic_write(self.out / "state.pt", lambda tmp: torch.save(state, tmp))
+        _atomic_write(self.out / "history.json", lambda tmp: Path(tmp).write_text(json.dumps(self.history, indent=2)))
+
+
+def init_distributed() -> bool:
+    """Join a torchrun job (gloo, CPU) when WORLD_SIZE > 1 is set; returns whether it did."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+        return True
+    return False
