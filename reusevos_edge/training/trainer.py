@@ -13,7 +13,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ..model.checkpoint import _atomic_write, load_checkpoint, save_checkpoint
-from ..model.reusevos import ReuseVOS
+from ..model.reusevos import BACKBONE_PREFIXES, ReuseVOS
 from .feature_cache import CachedSequence
 from .losses import margin
 from .unroll import sample_clip, unroll_clip
@@ -61,6 +61,21 @@ def _average_gradients(params: list[torch.nn.Parameter], world: int) -> None:
             p.grad = torch.zeros_like(p)
         dist.all_reduce(p.grad)
         p.grad /= world
+
+
+def _sync_buffers(model: ReuseVOS, world: int) -> None:
+    """Keep the heads' BatchNorm running statistics identical on every rank (each rank saw different
+    clips): average the float buffers, take rank 0's integer ones (``num_batches_tracked``)."""
+    if world == 1:
+        return
+    for name, buf in model.named_buffers():
+        if name.startswith(BACKBONE_PREFIXES):
+            continue
+        if buf.is_floating_point():
+            dist.all_reduce(buf)
+            buf /= world
+        else:
+            dist.broadcast(buf, src=0)
 
 
 class Trainer:
@@ -124,12 +139,13 @@ class Trainer:
             losses = unroll_clip(self.model, seq, idx, tau=cfg.tau, m=m, m2=cfg.m2, flip=flip)
             (losses.total / cfg.batch).backward()
             for t in ("bce", "delta", "gate"):
-                sums[t] += float(getattr(losses, t))
-            sums["loss"] += float(losses.total)
+                sums[t] += float(getattr(losses, t).detach())
+            sums["loss"] += float(losses.total.detach())
             sums["reused"] += losses.reused
             sums["frames"] += losses.frames
         _average_gradients(self.params, self.world)
         self.opt.step()
+        _sync_buffers(self.model, self.world)
 
     def save(self) -> None:
         """Rank 0 writes the head checkpoint and the resumable state, atomically."""
