@@ -203,3 +203,29 @@ def test_manifest_describes_the_bundle(bundles, tiny):
     assert "onnxruntime" in manifest["tool_versions"]
     assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
     assert np.isclose(manifest["fit"]["learning_rate"], tiny[0].config.fit.learning_rate)
+
+
+@pytest.mark.backend
+def test_coreml_per_subgraph_fp16_packages_keep_float32_io(bundles, tiny):
+    from reusevos_edge.converters.coreml_export import verify_coreml
+
+    bundle = bundles("coreml", precision="fp16", coreml_layout="per_subgraph")
+    export = bundle.manifest["export"]
+    assert (export["minimum_deployment_target"], export["compute_precision"]) == ("iOS17", "FLOAT16")
+    assert sorted(p.name for p in bundle.path.glob("*.mlpackage")) == sorted(f"{sg.name}.mlpackage" for sg in tiny[1])
+    inventory = verify_coreml(bundle.path, bundle.manifest["subgraphs"], layout="per_subgraph")
+    assert any(op.startswith("cast ") for op in inventory["backbone_low"])  # fp32 io, fp16 inside
+
+
+def test_importing_the_package_imports_no_backend():
+    import subprocess
+
+    code = ("import sys, reusevos_edge, reusevos_edge.runtime.bundle, reusevos_edge.converters.bundle, "
+            "reusevos_edge.converters.parity, reusevos_edge.cli.export, reusevos_edge.runtime.onnx_runner, "
+            "reusevos_edge.runtime.executorch_runner, reusevos_edge.runtime.tflite_runner, "
+            "reusevos_edge.runtime.coreml_runner\n"
+            "backends = ('onnx', 'onnxruntime', 'onnxscript', 'onnxslim', 'executorch', 'litert_torch', "
+            "'ai_edge_litert', 'coremltools')\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & set(backends)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

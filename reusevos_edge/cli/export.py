@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=FutureWarning)  # exporters' deprecation chatter
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("reusevos_edge").setLevel(logging.INFO)
     try:
