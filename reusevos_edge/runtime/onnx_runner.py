@@ -11,7 +11,7 @@ from .bundle import BundleRunner
 
 
 class OnnxRunner(BundleRunner):
-    """Runs ``<subgraph>.onnx`` files; sessions are created on first use (NCHW float32 in and out)."""
+    """Runs ``<subgraph>.onnx`` files; sessions are created up front (NCHW float32 in and out)."""
 
     def __init__(self, bundle_dir: Path, manifest: dict, *, num_threads: int | None = None) -> None:
         super().__init__(bundle_dir, manifest)
@@ -20,6 +20,8 @@ class OnnxRunner(BundleRunner):
         if num_threads:
             self._options.intra_op_num_threads = num_threads
         self._sessions: dict = {}
+        for name in self.subgraphs:  # load everything now: no load cost inside a timed frame
+            self._session(name)
 
     def _session(self, name: str):
         if name not in self._sessions:
