@@ -17,7 +17,7 @@ from pathlib import Path
 from reusevos_edge.errors import require
 
 from .export_result import ExportResult
-from .manifest import bundle_size_bytes, read_manifest, subgraph_entries, write_manifest
+from .manifest import bundle_size_bytes, read_manifest, sha256_file, subgraph_entries, write_manifest
 from .targets import ExportOptions
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def build_manifest(options: ExportOptions, model, subgraphs, result: ExportResul
         "target": options.target.name,
         "artifact": result.artifact,
         "precision": options.precision.value,
-        "model": {"variant": options.model, "checkpoint": str(options.checkpoint) if options.checkpoint else None},
+        "model": checkpoint_info(options),
         "frame_size": [options.height, options.width],
         "normalisation": normalisation(model),
         "tracker": {"tau": tracker_config.tau, "keyframe_bound": tracker_config.keyframe_bound},
@@ -107,6 +107,15 @@ def build_manifest(options: ExportOptions, model, subgraphs, result: ExportResul
         "object_state": object_state(subgraphs),
         "export": result.to_json(),
     }
+
+
+def checkpoint_info(options: ExportOptions) -> dict:
+    """Variant, and the checkpoint the weights came from (user's, bundled default, or none) with its sha256."""
+    from reusevos_edge.model.registry import default_checkpoint
+
+    path = options.checkpoint or default_checkpoint(options.model)
+    return {"variant": options.model, "checkpoint": path.name if path else None,
+            "checkpoint_sha256": sha256_file(path) if path else None}
 
 
 def normalisation(model) -> dict:

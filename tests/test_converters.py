@@ -229,3 +229,19 @@ def test_importing_the_package_imports_no_backend():
             "print(sorted({m.split('.')[0] for m in sys.modules} & set(backends)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.backend
+def test_cli_exports_onnx_and_prints_the_table(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from reusevos_edge.cli.export import main
+
+    report = tmp_path / "export.json"
+    code = main(["--target", "onnx", "--model", "tiny", "--size", f"{H}x{W}", "--out", str(tmp_path / "out"),
+                 "--json", str(report), "--frames", "6"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| target | status | size MB |" in out and "| onnx | ✅ |" in out and "next: " in out
+    (row,) = __import__("json").loads(report.read_text())
+    assert row["detail"]["mean_iou"] >= parity.MIN_MEAN_IOU
+    assert (tmp_path / "out" / f"tiny_{H}x{W}_fp32_onnx" / "manifest.json").is_file()

@@ -19,6 +19,8 @@ class OnnxRunner(BundleRunner):
         self._options = self._ort.SessionOptions()
         if num_threads:
             self._options.intra_op_num_threads = num_threads
+        # idle worker threads must not spin between calls: the host's numpy work shares the cores
+        self._options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._sessions: dict = {}
         for name in self.subgraphs:  # load everything now: no load cost inside a timed frame
             self._session(name)
