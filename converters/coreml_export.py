@@ -9,7 +9,6 @@ on Apple platforms, so on Linux :func:`verify_coreml` checks the saved packages 
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -141,7 +140,3 @@ def _op_types(function) -> list[str]:
         counts.update(op.type for op in block.operations)
     return [f"{op} x{n}" for op, n in sorted(counts.items())]
 
-
-def copy_tree(src: Path, dst: Path) -> None:
-    """Copy one package directory (helper for tests that tamper with bundles)."""
-    shutil.copytree(src, dst)

@@ -7,7 +7,6 @@ here, lazily, never when ``reusevos_edge`` is imported.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Mapping
 
@@ -105,7 +104,3 @@ def load_bundle_runner(path: str | Path, *, num_threads: int | None = None) -> B
         raise InputError(f"bundle {str(bundle_dir)!r}: unknown target {target!r} in {MANIFEST_NAME}")
     return cls(bundle_dir, manifest, num_threads=num_threads)
 
-
-def describe(manifest: dict) -> str:
-    """One-line summary of a manifest (for logs)."""
-    return json.dumps({k: manifest.get(k) for k in ("target", "model", "frame_size", "precision")})
