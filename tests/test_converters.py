@@ -245,3 +245,18 @@ def test_cli_exports_onnx_and_prints_the_table(tmp_path, capsys):
     (row,) = __import__("json").loads(report.read_text())
     assert row["detail"]["mean_iou"] >= parity.MIN_MEAN_IOU
     assert (tmp_path / "out" / f"tiny_{H}x{W}_fp32_onnx" / "manifest.json").is_file()
+
+
+def test_failed_export_leaves_no_partial_bundle(tiny, tmp_path, monkeypatch):
+    from reusevos_edge.converters import bundle as bundle_mod
+
+    def boom(options, subgraphs, out_dir):
+        (out_dir / "half_written.onnx").write_bytes(b"\0" * 16)
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(bundle_mod, "run_exporter", boom)
+    model, subgraphs, _ = tiny
+    opts = validate_options(target="onnx", model="tiny", height=H, width=W, out_dir=tmp_path)
+    with pytest.raises(RuntimeError, match="exporter crashed"):
+        bundle_mod.export_bundle(opts, model=model, subgraphs=subgraphs, tracker_config=CONFIG)
+    assert list(tmp_path.iterdir()) == []
