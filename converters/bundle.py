@@ -7,6 +7,7 @@ bundle only once the new one is complete.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -97,7 +98,7 @@ def build_manifest(options: ExportOptions, model, subgraphs, result: ExportResul
         "target": options.target.name,
         "artifact": result.artifact,
         "precision": options.precision.value,
-        "model": checkpoint_info(options),
+        "model": {**checkpoint_info(options), "weights_sha256": weights_fingerprint(model)},
         "frame_size": [options.height, options.width],
         "normalisation": normalisation(model),
         "tracker": {"tau": tracker_config.tau, "keyframe_bound": tracker_config.keyframe_bound},
@@ -116,6 +117,15 @@ def checkpoint_info(options: ExportOptions) -> dict:
     path = options.checkpoint or default_checkpoint(options.model)
     return {"variant": options.model, "checkpoint": path.name if path else None,
             "checkpoint_sha256": sha256_file(path) if path else None}
+
+
+def weights_fingerprint(model) -> str:
+    """sha256 over the model's state dict (names and raw bytes, sorted): which weights a bundle holds."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def normalisation(model) -> dict:

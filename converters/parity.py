@@ -114,6 +114,22 @@ def gate_agreement(got: TrackRun, ref: TrackRun) -> float:
     return float(np.mean([a == b for a, b in pairs])) if pairs else 1.0
 
 
+def max_p_gate_diff(got: TrackRun, ref: TrackRun) -> float:
+    """Largest |P_gate| difference over (frame, object) pairs where both runs evaluated the gate."""
+    diffs = [abs(g[k] - v) for g, r in zip(got.p_gates, ref.p_gates) for k, v in r.items()
+             if v is not None and g.get(k) is not None]
+    return float(max(diffs)) if diffs else 0.0
+
+
+def decision_counts(run: TrackRun) -> dict[str, int]:
+    """How many (frame, object) pairs were 'init', 'compute' and 'reuse'."""
+    counts: dict[str, int] = {}
+    for frame in run.decisions:
+        for decision in frame.values():
+            counts[decision] = counts.get(decision, 0) + 1
+    return counts
+
+
 def trimmed_mean(values, *, keep: float = 0.8) -> float:
     """Mean of the middle ``keep`` share of ``values`` (ExecuTorch minibench's trimmed mean)."""
     ordered = np.sort(np.asarray(values, dtype=np.float64))
@@ -141,6 +157,8 @@ class ParityReport:
     gate_agreement: float
     ms_per_frame: float
     reference_ms_per_frame: float
+    max_p_gate_diff: float = 0.0
+    decisions: dict[str, int] = field(default_factory=dict)
     drift: list[SubgraphDrift] = field(default_factory=list)
 
     @property
@@ -149,7 +167,8 @@ class ParityReport:
 
     def summary(self) -> str:
         text = (f"{self.clip} ({self.frames} frames): mean IoU {self.mean_iou:.4f} (min {MIN_MEAN_IOU}), "
-                f"gate agreement {self.gate_agreement:.4f} (min {MIN_GATE_AGREEMENT})")
+                f"gate agreement {self.gate_agreement:.4f} (min {MIN_GATE_AGREEMENT}), "
+                f"max |P_gate diff| {self.max_p_gate_diff:.1e}, eager decisions {self.decisions}")
         worst = sorted(self.drift, key=lambda d: d.max_rel, reverse=True)[:5]
         if worst:
             text += "; largest drift: " + ", ".join(
@@ -159,6 +178,7 @@ class ParityReport:
     def to_json(self) -> dict:
         return {"clip": self.clip, "frames": self.frames, "mean_iou": self.mean_iou,
                 "gate_agreement": self.gate_agreement, "passed": self.passed,
+                "max_p_gate_diff": self.max_p_gate_diff, "decisions": self.decisions,
                 "ms_per_frame": self.ms_per_frame, "reference_ms_per_frame": self.reference_ms_per_frame,
                 "drift": [vars(d) for d in self.drift]}
 
@@ -180,7 +200,8 @@ def measure_parity(runner, reference, clip: Clip, config) -> ParityReport:
     recorder = RecordingRunner(reference)
     ref_run, got_run = track(recorder, clip, config), track(runner, clip, config)
     report = ParityReport(clip.name, len(clip.frames), mean_iou(got_run, ref_run), gate_agreement(got_run, ref_run),
-                          1e3 * trimmed_mean(got_run.seconds[1:]), 1e3 * trimmed_mean(ref_run.seconds[1:]))
+                          1e3 * trimmed_mean(got_run.seconds[1:]), 1e3 * trimmed_mean(ref_run.seconds[1:]),
+                          max_p_gate_diff(got_run, ref_run), decision_counts(ref_run))
     if not report.passed:
         report.drift = compare_subgraphs(runner, reference, recorder.feeds)
     return report

@@ -23,7 +23,8 @@ from reusevos_edge.tracker.tracker import TrackerConfig
 
 H, W = 64, 96
 FRAMES = 10
-CONFIG = TrackerConfig(tau=0.5, keyframe_bound=3)
+# tau 0 reuses whenever allowed: with the keyframe bound both the reuse and the compute path run
+CONFIG = TrackerConfig(tau=0.0, keyframe_bound=2)
 BACKEND_MODULES = {"onnx": "onnxruntime", "executorch": "executorch.runtime", "tflite": "litert_torch",
                    "coreml": "coremltools"}
 
@@ -127,6 +128,8 @@ def test_bundle_tracks_like_pytorch(target, tiny, clip, bundles):
     assert sorted(runner.subgraphs) == sorted(sg.name for sg in subgraphs)
     report = parity.check_parity(runner, reference, clip, CONFIG)
     assert report.mean_iou >= parity.MIN_MEAN_IOU and report.gate_agreement >= parity.MIN_GATE_AGREEMENT
+    assert report.decisions.get("reuse", 0) > 0 and report.decisions.get("compute", 0) > 0
+    assert report.max_p_gate_diff < 1e-4
     feeds = {s.name: a.numpy() for s, a in zip(subgraphs[0].inputs, subgraphs[0].example_inputs())}
     drift = parity.compare_subgraphs(runner, reference, {subgraphs[0].name: feeds})
     assert max(d.max_rel for d in drift) < 1e-4
@@ -201,6 +204,7 @@ def test_manifest_describes_the_bundle(bundles, tiny):
     assert {s["name"] for s in manifest["object_state"]} >= {"template", "score", "refined", "filter_w"}
     assert manifest["normalisation"]["in_program"]["mean"] == [0.5, 0.5, 0.5]
     assert "onnxruntime" in manifest["tool_versions"]
+    assert len(manifest["model"]["weights_sha256"]) == 64
     assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
     assert np.isclose(manifest["fit"]["learning_rate"], tiny[0].config.fit.learning_rate)
 
