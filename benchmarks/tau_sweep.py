@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reusevos_edge.cli.eval import _config, _selected, add_runner_args, evaluate_one, make_runner
-from reusevos_edge.errors import InputError, MissingExtraError
+from reusevos_edge.cli.eval import _config, _selected, add_runner_args, evaluate_one, make_runner, run_cli
+from reusevos_edge.errors import InputError
 from reusevos_edge.metrics.report import overall_json, sequence_json, summarize, write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -204,13 +204,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except (InputError, MissingExtraError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(run, build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import torch
 
 from ..data.davis import DavisDataset
 from ..errors import InputError
+from .eval import run_cli
 from ..model.registry import DEFAULT_MODEL, build_model, parse_size
 from ..training.feature_cache import cache_dataset
 from ..training.trainer import TrainConfig, Trainer, init_distributed
@@ -60,13 +61,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(run, build_parser(), argv)
 
 
 if __name__ == "__main__":
