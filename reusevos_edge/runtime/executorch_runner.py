@@ -20,16 +20,10 @@ class ExecuTorchRunner(BundleRunner):
         super().__init__(bundle_dir, manifest)
         runtime = require("executorch.runtime", extra="executorch", purpose="running an ExecuTorch bundle")
         self._torch = require("torch", extra="executorch", purpose="running an ExecuTorch bundle")
-        self._program = runtime.Runtime.get().load_program(str(self.bundle_dir / manifest["artifact"]))
-        self._methods: dict = {}
-        for name in self.subgraphs:  # load everything now: no load cost inside a timed frame
-            self._method(name)
-
-    def _method(self, name: str):
-        if name not in self._methods:
-            self._methods[name] = self._program.load_method(name)
-        return self._methods[name]
+        program = runtime.Runtime.get().load_program(str(self.bundle_dir / manifest["artifact"]))
+        # every method loads now: no load cost inside a timed frame
+        self._methods = {name: program.load_method(name) for name in self.subgraphs}
 
     def _execute(self, name: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        outs = self._method(name).execute([self._torch.from_numpy(a) for a in arrays])
+        outs = self._methods[name].execute([self._torch.from_numpy(a) for a in arrays])
         return [o.detach().numpy().copy() for o in outs]

@@ -21,19 +21,15 @@ class OnnxRunner(BundleRunner):
             self._options.intra_op_num_threads = num_threads
         # idle worker threads must not spin between calls: the host's numpy work shares the cores
         self._options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._sessions: dict = {}
-        for name in self.subgraphs:  # load everything now: no load cost inside a timed frame
-            self._session(name)
-
-    def _session(self, name: str):
-        if name not in self._sessions:
-            path = self.bundle_dir / f"{name}.onnx"
-            self._sessions[name] = self._ort.InferenceSession(
-                str(path), sess_options=self._options, providers=["CPUExecutionProvider"])
-        return self._sessions[name]
+        # every session loads now: no load cost inside a timed frame
+        self._sessions = {
+            name: self._ort.InferenceSession(str(self.bundle_dir / f"{name}.onnx"), sess_options=self._options,
+                                             providers=["CPUExecutionProvider"])
+            for name in self.subgraphs
+        }
 
     def _execute(self, name: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        session = self._session(name)
+        session = self._sessions[name]
         declared = {i.name for i in session.get_inputs()}  # the exporter may drop unused inputs
         feeds = {self.program_inputs[name][spec.name]: arr
                  for spec, arr in zip(self.subgraphs[name].inputs, arrays)

@@ -20,18 +20,13 @@ class TFLiteRunner(BundleRunner):
     def __init__(self, bundle_dir: Path, manifest: dict, *, num_threads: int | None = None) -> None:
         super().__init__(bundle_dir, manifest)
         interp = require("ai_edge_litert.interpreter", extra="tflite", purpose="running a LiteRT bundle")
-        self._interpreter = interp.Interpreter(str(self.bundle_dir / manifest["artifact"]), num_threads=num_threads or 2)
-        self._signatures: dict = {}
-        for name in self.subgraphs:  # load everything now: no load cost inside a timed frame
-            self._signature(name)
-
-    def _signature(self, name: str):
-        if name not in self._signatures:
-            self._signatures[name] = self._interpreter.get_signature_runner(name)
-        return self._signatures[name]
+        interpreter = interp.Interpreter(str(self.bundle_dir / manifest["artifact"]), num_threads=num_threads or 2)
+        # every signature loads now: no load cost inside a timed frame
+        self._signatures = {name: interpreter.get_signature_runner(name) for name in self.subgraphs}
+        self._interpreter = interpreter
 
     def _execute(self, name: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
         graph = self.subgraphs[name]
         feeds = {self.program_inputs[name][spec.name]: arr for spec, arr in zip(graph.inputs, arrays)}
-        outs = self._signature(name)(**feeds)
+        outs = self._signatures[name](**feeds)
         return [outs[self.program_outputs[name][spec.name]] for spec in graph.outputs]
