@@ -53,23 +53,67 @@ def upsample2(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=(2 * h, 2 * w), mode="bilinear", align_corners=False)
 
 
+def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive-pooling bins along one axis: ``[floor(i*size/out), ceil((i+1)*size/out))``."""
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def _uniform_bins(bins: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """``(kernel, stride)`` when the bins are one strided window (equal sizes, evenly spaced starts), else None.
+
+    Repeated bins (stride 0, only when the axis is shorter than the output) are not a window.
+    """
+    kernel = bins[0][1] - bins[0][0]
+    stride = bins[1][0] - bins[0][0] if len(bins) > 1 else kernel
+    if stride >= 1 and all(end - start == kernel and start == i * stride for i, (start, end) in enumerate(bins)):
+        return kernel, stride
+    return None
+
+
+def _max_pool_axis(x: torch.Tensor, bins: list[tuple[int, int]], dim: int) -> torch.Tensor:
+    """Max over each bin of axis ``dim`` (2 or 3) of NCHW ``x`` with max_pool2d, static slices and one cat."""
+
+    def pool(kernel: int, stride: int) -> torch.Tensor:
+        if kernel == 1 and stride == 1:
+            return x
+        along = (kernel, 1) if dim == 2 else (1, kernel)
+        return F.max_pool2d(x, kernel_size=along, stride=(stride, 1) if dim == 2 else (1, stride))
+
+    uniform = _uniform_bins(bins)
+    if uniform is not None:
+        return pool(*uniform)
+    # Non-uniform bins: one stride-1 pool per distinct bin size (row s = max over [s, s+k)), then pick
+    # each bin's start; runs of adjacent same-size bins with consecutive starts share one slice.
+    pooled = {k: pool(k, 1) for k in sorted({end - start for start, end in bins})}
+    runs: list[list[int]] = []  # [kernel, first start, last start + 1]
+    for start, end in bins:
+        if runs and runs[-1][0] == end - start and runs[-1][2] == start:
+            runs[-1][2] += 1
+        else:
+            runs.append([end - start, start, start + 1])
+    pieces = [pooled[k].narrow(dim, a, b - a) for k, a, b in runs]
+    return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=dim)
+
+
 def adaptive_max_pool_static(x: torch.Tensor, out: int) -> torch.Tensor:
-    """``adaptive_max_pool2d(x, out)`` written as static slices + amax, so every converter accepts it.
+    """``adaptive_max_pool2d(x, out)``, bit-exact, from max_pool2d + static slices + cat (ops every backend delegates).
 
     x: NxCxHxW -> NxCxoutxout, with PyTorch's adaptive bins (start=floor(i*H/out), end=ceil((i+1)*H/out)).
+    When both axes' bins are evenly spaced windows of one size (e.g. 36x64 -> 7x7: kernel 6x10, stride 5x9;
+    4x4 -> 3x3: kernel 2, stride 1) this is a single max_pool2d. Otherwise the max is taken per axis (max is
+    separable and exact, so the result is identical), each axis with stride-1 pools of its bin sizes
+    followed by static slices at the bin starts.
     """
     h, w = x.shape[-2:]
-    if h % out == 0 and w % out == 0:
-        return F.max_pool2d(x, kernel_size=(h // out, w // out))
-    rows = []
-    for i in range(out):
-        r0, r1 = (i * h) // out, -(-((i + 1) * h) // out)
-        cols = []
-        for j in range(out):
-            c0, c1 = (j * w) // out, -(-((j + 1) * w) // out)
-            cols.append(x[:, :, r0:r1, c0:c1].amax(dim=(2, 3), keepdim=True))
-        rows.append(torch.cat(cols, dim=3))
-    return torch.cat(rows, dim=2)
+    rows, cols = adaptive_bins(h, out), adaptive_bins(w, out)
+    ur, uc = _uniform_bins(rows), _uniform_bins(cols)
+    if ur is not None and uc is not None:
+        if ur == uc == (1, 1):
+            return x
+        return F.max_pool2d(x, kernel_size=(ur[0], uc[0]), stride=(ur[1], uc[1]))
+    if uc is not None:  # pool the evenly binned axis first: the second pass sees a smaller tensor
+        return _max_pool_axis(_max_pool_axis(x, cols, 3), rows, 2)
+    return _max_pool_axis(_max_pool_axis(x, rows, 2), cols, 3)
 
 
 class ImageNormalize(nn.Module):
