@@ -7,7 +7,6 @@ bundle only once the new one is complete.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reusevos_edge.errors import require
+from reusevos_edge.model.fingerprint import weights_fingerprint
 
 from .export_result import ExportResult
 from .manifest import bundle_size_bytes, read_manifest, sha256_file, subgraph_entries, write_manifest
@@ -117,15 +117,6 @@ def checkpoint_info(options: ExportOptions) -> dict:
     path = options.checkpoint or default_checkpoint(options.model)
     return {"variant": options.model, "checkpoint": path.name if path else None,
             "checkpoint_sha256": sha256_file(path) if path else None}
-
-
-def weights_fingerprint(model) -> str:
-    """sha256 over the model's state dict (names and raw bytes, sorted): which weights a bundle holds."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def normalisation(model) -> dict:

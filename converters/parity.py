@@ -8,6 +8,10 @@ subgraph is run by both runners on the same feeds (recorded from the eager run) 
 
 The clip is a DAVIS 2016 480p val sequence (``../shared/data/davis2016`` next to the repo, resized
 to the bundle frame size) when that data exists, else a synthetic clip.
+
+A bundle compared with a PyTorch model must hold that model's weights: the manifest's
+``weights_sha256`` is checked first and a mismatch raises WeightsMismatchError (comparing other
+weights would measure nothing).
 """
 
 from __future__ import annotations
@@ -195,8 +199,28 @@ def compare_subgraphs(runner, reference, feeds: Mapping[str, Mapping[str, np.nda
     return drift
 
 
-def measure_parity(runner, reference, clip: Clip, config) -> ParityReport:
-    """Track ``clip`` with both runners; on failure attach per-subgraph drift."""
+def check_same_weights(runner, reference, *, checkpoint: str | Path | None = None) -> None:
+    """Raise WeightsMismatchError when ``runner`` is a bundle and ``reference`` a PyTorch model with other weights.
+
+    ``checkpoint``: where the reference's weights came from, for the message. Runners without a
+    manifest (eager, test doubles) or references without a model are not checked.
+    """
+    from reusevos_edge.model.fingerprint import check_bundle_weights
+
+    manifest, model = getattr(runner, "manifest", None), getattr(reference, "model", None)
+    if manifest is None or model is None:
+        return
+    check_bundle_weights(manifest, model, bundle=getattr(runner, "bundle_dir", None), checkpoint=checkpoint,
+                         missing_ok=True)
+
+
+def measure_parity(runner, reference, clip: Clip, config, *, checkpoint: str | Path | None = None) -> ParityReport:
+    """Track ``clip`` with both runners; on failure attach per-subgraph drift.
+
+    Raises WeightsMismatchError first if the bundle's manifest fingerprint is not the reference
+    model's (``checkpoint`` names where the reference's weights came from).
+    """
+    check_same_weights(runner, reference, checkpoint=checkpoint)
     recorder = RecordingRunner(reference)
     ref_run, got_run = track(recorder, clip, config), track(runner, clip, config)
     report = ParityReport(clip.name, len(clip.frames), mean_iou(got_run, ref_run), gate_agreement(got_run, ref_run),
@@ -207,9 +231,9 @@ def measure_parity(runner, reference, clip: Clip, config) -> ParityReport:
     return report
 
 
-def check_parity(runner, reference, clip: Clip, config) -> ParityReport:
+def check_parity(runner, reference, clip: Clip, config, *, checkpoint: str | Path | None = None) -> ParityReport:
     """:func:`measure_parity`, raising ParityError (naming the drifting subgraphs) on failure."""
-    report = measure_parity(runner, reference, clip, config)
+    report = measure_parity(runner, reference, clip, config, checkpoint=checkpoint)
     if not report.passed:
         raise ParityError(f"bundle does not match PyTorch eager: {report.summary()}")
     return report

@@ -10,6 +10,8 @@ frames / wall time of the tracker steps, first frame included (frame decoding ex
 
 The runner comes from one function, ``make_runner(args)``: the PyTorch eager runner, or an
 exported bundle given with ``--bundle DIR`` (its manifest fixes runtime, model and frame size).
+``--bundle`` with ``--checkpoint`` refuses a bundle whose manifest weights fingerprint is not the
+checkpoint's (exit 2, both fingerprints named).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """The model / runtime / gate options shared by the CLIs."""
     default_size = f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}"
     parser.add_argument("--model", default=DEFAULT_MODEL, help="registered variant (lite0, r18, tiny)")
-    parser.add_argument("--checkpoint", type=Path, default=None, help="safetensors checkpoint")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="safetensors checkpoint (with --bundle: checked to be the weights the bundle holds)")
     parser.add_argument("--size", default=default_size, help=f"model frame size HxW (default {default_size})")
     parser.add_argument("--tau", type=float, default=0.7, help="reuse when P_gate > tau (default 0.7)")
     parser.add_argument("--keyframe-bound", type=int, default=None,
@@ -46,7 +49,10 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
 def make_runner(args: argparse.Namespace):
     """Build the runner the tracker calls: an exported bundle if ``--bundle``, else PyTorch eager."""
     if getattr(args, "bundle", None) is not None:
-        return _bundle_runner(args.bundle)
+        runner = _bundle_runner(args.bundle)
+        if getattr(args, "checkpoint", None) is not None:
+            _check_bundle_checkpoint(runner, args.checkpoint)
+        return runner
     from ..runtime.torch_runner import TorchRunner
 
     height, width = parse_size(args.size)
@@ -65,6 +71,21 @@ def _bundle_runner(path: Path):
     if not (path / MANIFEST_NAME).is_file():
         raise InputError(f"--bundle {path}: no {MANIFEST_NAME} in it (expected an exported bundle folder)")
     return load_bundle_runner(path)
+
+
+def _check_bundle_checkpoint(runner, checkpoint: Path) -> None:
+    """``--bundle`` with ``--checkpoint``: the bundle must hold that checkpoint's weights (its manifest's
+    ``weights_sha256``), else WeightsMismatchError naming both fingerprints and the checkpoint."""
+    from ..model.fingerprint import check_bundle_weights
+
+    if not checkpoint.is_file():
+        raise InputError(f"--checkpoint {checkpoint}: no such file (expected a .safetensors checkpoint)")
+    variant = (runner.manifest.get("model") or {}).get("variant")
+    if variant is None:
+        raise InputError(f"--bundle {runner.bundle_dir}: its manifest names no model variant, "
+                         f"so --checkpoint {checkpoint} cannot be checked against it")
+    model = build_model(variant, checkpoint=checkpoint)
+    check_bundle_weights(runner.manifest, model, bundle=str(runner.bundle_dir), checkpoint=str(checkpoint))
 
 
 def make_tracker(args: argparse.Namespace):
