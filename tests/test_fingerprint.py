@@ -72,6 +72,15 @@ def test_fingerprint_lives_in_one_place_and_sees_every_weight(tiny):
     assert weights_fingerprint(_perturbed(tiny)) != weights_fingerprint(tiny)
 
 
+def test_fingerprint_ignores_batchnorm_step_counters(tiny):
+    """A model fresh from training (counters advanced) and its reloaded checkpoint share one fingerprint."""
+    trained = build_model("tiny")
+    for buf in trained.buffers():
+        if not buf.is_floating_point():
+            buf.add_(7)
+    assert weights_fingerprint(trained) == weights_fingerprint(tiny)
+
+
 def test_fingerprint_module_is_light():
     code = ("import sys, reusevos_edge.model.fingerprint\n"
             "print(sorted(m for m in ('torch', 'numpy', 'reusevos_edge.converters') if m in sys.modules))")

@@ -21,9 +21,15 @@ class WeightsMismatchError(InputError):
 
 
 def weights_fingerprint(model) -> str:
-    """sha256 over the model's state dict (names and raw bytes, sorted): which weights a bundle holds."""
+    """sha256 over the model's floating-point state (names and raw bytes, sorted): which weights a bundle holds.
+
+    Integer buffers (BatchNorm's ``num_batches_tracked``) are left out: checkpoints do not store them, so
+    a model fresh from training and the same weights reloaded from its checkpoint get one fingerprint.
+    """
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
+        if not tensor.is_floating_point():
+            continue
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
