@@ -41,18 +41,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def get_bundle(target: str, args, model, subgraphs, height: int, width: int, config) -> Path:
-    """An existing valid bundle for this model/size/target, else a fresh export."""
+    """An existing valid bundle of these very weights for this model/size/target, else a fresh export."""
     from reusevos_edge.converters.bundle import export_bundle
     from reusevos_edge.converters.manifest import read_manifest
     from reusevos_edge.converters.targets import validate_options
     from reusevos_edge.errors import InputError
+    from reusevos_edge.model.fingerprint import check_bundle_weights
 
     opts = validate_options(target=target, model=args.model, height=height, width=width, out_dir=args.bundles)
     path = opts.out_dir / opts.bundle_name
     try:
-        read_manifest(path)
+        check_bundle_weights(read_manifest(path), model, bundle=str(path))
         return path
-    except InputError:
+    except InputError:  # missing, broken or exported from other weights: export afresh
         return export_bundle(opts, model=model, subgraphs=subgraphs, tracker_config=config).path
 
 
