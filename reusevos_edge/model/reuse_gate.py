@@ -30,7 +30,7 @@ class ReuseGate(nn.Module):
         return self.conv2(adaptive_max_pool_static(x, 3)).flatten(1)
 
     def forward(self, d: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.logits(d), dim=1)[:, 0]
+        return torch.softmax(self.logits(d), dim=1)[:, :1].flatten()  # a slice, not a select: XNNPACK delegates it
 
 
 class DeltaGenerator(nn.Module):
