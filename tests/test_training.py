@@ -153,6 +153,21 @@ def test_unroll_clip_gating_and_grads(data):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in head_parameters(model))
 
 
+def test_score_jitter_scales_only_computed_scores(data):
+    """Jitter changes the computed path's loss, is reproducible for one generator seed, and is off at 0."""
+    model = _tiny()
+    seq, idx = data[0], [0, 1, 2, 3]
+
+    def bce(jitter: float, seed: int) -> float:
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            return float(unroll_clip(model, seq, idx, tau=1.1, m=0.5, m2=0.0, score_jitter=jitter, gen=gen).bce)
+
+    assert bce(0.0, 0) == bce(0.0, 1)
+    assert bce(0.5, 3) == bce(0.5, 3)
+    assert bce(0.5, 3) != bce(0.0, 3)
+
+
 def test_optimisation_steps_lower_the_loss(data):
     model = _tiny()
     model.train()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import upsample2
+from .layers import resize_to, upsample2
 from .refine_blocks import RefineStage
+
+PRIOR_GAIN = 8.0  # G: logit per unit of score
+RESIDUAL_BOUND = 3.0  # B: the decoder's reach in logits (a score of 0.5 +- 3/8 can be overturned)
 
 
 class RefineDeep(nn.Module):
@@ -27,6 +30,10 @@ class RefineShallow(nn.Module):
 
     Head: x2 up, 3x3 conv, relu, 3x3 conv -> logits at 1/2, bilinear x2 to the frame (cheaper than
     convolving at full size, where the thin head channels are memory-bound on phones and CPUs).
+    Score prior (ours, not in the paper): logits = G * (S - 0.5) + B * tanh(head / B) at 1/2, with S
+    the score upsampled. The online-fitted score generator decides the object (its 0.5 level is the
+    mask edge) and the decoder, trained on 30 DAVIS sequences only, refines edges and weak evidence
+    within +-B but cannot veto a confident score (unbounded, it learns to veto unseen classes).
     """
 
     def __init__(self, *, c4: int, c8: int, deep_ch: int, ch8: int, ch4: int, head_ch: int) -> None:
@@ -39,4 +46,6 @@ class RefineShallow(nn.Module):
     def forward(self, f4: torch.Tensor, f8: torch.Tensor, refined: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
         x8 = self.stage8(f8, score, refined)
         x4 = self.stage4(f4, score, x8)
-        return upsample2(self.head2(self.head1(upsample2(x4))))
+        x2 = upsample2(x4)
+        prior = PRIOR_GAIN * (resize_to(score, x2) - 0.5)
+        return upsample2(prior + RESIDUAL_BOUND * torch.tanh(self.head2(self.head1(x2)) / RESIDUAL_BOUND))

@@ -37,6 +37,7 @@ class TrainConfig:
     m2: float = 0.0
     margin_epochs: int = 120
     flip: bool = True
+    score_jitter: float = 0.25
     seed: int = 0
 
 
@@ -110,6 +111,10 @@ class Trainer:
             self.sched.step()
             self.history.append(stats)
             self.save()
+            if self.rank == 0:  # one line per epoch, also when the bar is off (logs of unattended runs)
+                print(f"epoch {stats['epoch']}/{self.cfg.epochs} loss {stats['loss']:.4f} bce {stats['bce']:.4f} "
+                      f"delta {stats['delta']:.4f} gate {stats['gate']:.4f} reuse {stats['reuse_rate']:.2f} "
+                      f"({stats['seconds']:.0f} s)", flush=True)
         return self.history
 
     def train_epoch(self) -> dict:
@@ -136,7 +141,8 @@ class Trainer:
             seq = self.data[int(torch.randint(0, len(self.data), (1,), generator=self.gen))]
             idx = sample_clip(seq, length=cfg.clip_len, max_stride=cfg.max_stride, gen=self.gen)
             flip = cfg.flip and bool(torch.rand(1, generator=self.gen) < 0.5)
-            losses = unroll_clip(self.model, seq, idx, tau=cfg.tau, m=m, m2=cfg.m2, flip=flip)
+            losses = unroll_clip(self.model, seq, idx, tau=cfg.tau, m=m, m2=cfg.m2, flip=flip,
+                                 score_jitter=cfg.score_jitter, gen=self.gen)
             (losses.total / cfg.batch).backward()
             for t in ("bce", "delta", "gate"):
                 sums[t] += float(getattr(losses, t).detach())

@@ -55,9 +55,13 @@ def first_frame_fit(model: ReuseVOS, seq: CachedSequence, index: int, flip: bool
 
 
 def unroll_clip(model: ReuseVOS, seq: CachedSequence, indices: list[int], *, tau: float, m: float, m2: float,
-                flip: bool = False) -> ClipLosses:
+                flip: bool = False, score_jitter: float = 0.0, gen: torch.Generator | None = None) -> ClipLosses:
     """Run the clip: frame 0 initialises (score-generator fit without grad, template, R); later frames
-    are gated with ``P_gate >= tau`` as in the paper's training. Loss = BCE + MSE(delta) + gate-probability."""
+    are gated with ``P_gate >= tau`` as in the paper's training. Loss = BCE + MSE(delta) + gate-probability.
+
+    score_jitter: a computed frame's score is scaled by U(1 - j, 1 + j) (``gen``), so the decoder does
+    not learn one calibration of the score generator (fits on unseen videos come out weaker or stronger).
+    """
     first = _frame(seq, indices[0], flip)
     proj_w, filter_w = first_frame_fit(model, seq, indices[0], flip)
     template = model.template_builder(first["f8"], first["mask8"])
@@ -76,6 +80,8 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, indices: list[int], *, tau
         else:
             with torch.no_grad():
                 score, _ = model.score_generator(fr["f16"], proj_w, filter_w)
+                if score_jitter > 0:
+                    score = score * (1.0 + score_jitter * (2.0 * float(torch.rand(1, generator=gen)) - 1.0))
             refined = model.refine_deep(fr["f16"], fr["f32"], score)
             prev_score, prev_refined, last_mask = score, refined, fr["mask"]
         bce.append(mask_loss(model.refine_shallow(fr["f4"], fr["f8"], refined, score), fr["mask"]))
