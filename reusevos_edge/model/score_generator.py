@@ -1,15 +1,24 @@
 """FRTM's light-weight target model ("score generator") and its online fit, written as plain tensor code.
 
-score = filter(project(f16)): project is a 1x1 conv C16->P, filter a 3x3 conv P->1, both without bias
-and both per-object runtime tensors (not parameters), so one exported program serves every object.
+score = filter(project(f16)): project is a 1x1 conv C16->P, filter a 3x3 conv P->1 (zero padding 1), both without
+bias and both per-object runtime tensors (not parameters), so one exported program serves every object.
 
 The fit minimises   sum_a w_a / (h w) * || m_a * (s_a - y_a) ||^2 + l_p ||P||^2 + l_f ||F||^2
 (m: hinge mask, zero on background pixels already scored <= 0) by Gauss-Newton steps, each solved by a
-fixed number of conjugate-gradient iterations. Jacobian products are convolutions, transposed
-convolutions, matmuls and nine shifted multiply-sums, so the whole fit exports with no autograd.
+fixed number of conjugate-gradient iterations. Jacobian products are written out by hand, so the whole fit
+exports with no autograd.
+
+Every product with a runtime weight is one single-batch ``torch.bmm`` over all N*h*w pixels, and the 3x3
+spatial part is nine shifted single-channel maps: XNNPACK (ExecuTorch) delegates bmm, pad, slice, cat and
+elementwise ops with runtime operands, but a convolution only with a constant weight, and it has no sum or
+comparison ops. The fit therefore works on channel-major maps, CxNxhxw (= NCHW.transpose(0, 1)), where an
+N-sample product needs no per-sample loop or reduction; the public functions take and return NCHW.
 """
 
 from __future__ import annotations
+
+from functools import reduce
+from operator import add
 
 import torch
 import torch.nn.functional as F
@@ -19,39 +28,93 @@ from .config import ScoreFitConfig
 
 Params = tuple[torch.Tensor, ...]
 EPS = 1e-12
+TAPS = tuple((i, j) for i in range(3) for j in range(3))  # filter taps in filter_w[..., i, j] (row-major) order
+
+
+def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a IxJ, b JxK -> IxK as a one-batch bmm (XNNPACK takes mm/conv only with constant weights, matmul adds an expand)."""
+    return torch.bmm(a.reshape(1, *a.shape), b.reshape(1, *b.shape)).reshape(a.shape[0], b.shape[1])
+
+
+def _project(f: torch.Tensor, proj_w: torch.Tensor) -> torch.Tensor:
+    """Channel-major: f CxNxhxw, proj_w PxCx1x1 -> PxNxhxw."""
+    return _mm(proj_w.flatten(1), f.flatten(1)).reshape(-1, *f.shape[1:])
+
+
+def _project_grad(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Channel-major: d/dP of sum(g * _project(f, P)): f CxNxhxw, g PxNxhxw -> PxCx1x1."""
+    return _mm(g.flatten(1), f.flatten(1).T).reshape(g.shape[0], f.shape[0], 1, 1)
+
+
+def _filter(feat: torch.Tensor, filter_w: torch.Tensor) -> torch.Tensor:
+    """Channel-major: feat PxNxhxw, filter_w 1xPx3x3 -> score 1xNxhxw.
+
+    Each tap's channel sum t_ij = filter_w[0, :, i, j] . feat (one 9xP by PxNhw product), then
+    score[y, x] = sum_ij t_ij[y + i - 1, x + j - 1], i.e. every t_ij shifted by (1 - i, 1 - j) and added.
+    """
+    t = _mm(filter_w.reshape(-1, 9).T, feat.flatten(1)).reshape(9, *feat.shape[1:])
+    return reduce(add, (shift(t[k : k + 1], 1 - i, 1 - j) for k, (i, j) in enumerate(TAPS)))
+
+
+def _taps(u: torch.Tensor) -> torch.Tensor:
+    """u 1xNxhxw -> 9xNxhxw: row k = u shifted by (i - 1, j - 1) for tap k = (i, j), the maps each filter
+    tap meets in the adjoint of _filter (both its weight and its input side)."""
+    return torch.cat([shift(u, i - 1, j - 1) for i, j in TAPS])
+
+
+def _filter_grad(feat: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Channel-major: d/dF of sum(u * _filter(feat, F)): feat PxNxhxw, u 1xNxhxw -> 1xPx3x3."""
+    return _mm(feat.flatten(1), _taps(u).flatten(1).T).reshape(1, -1, 3, 3)
+
+
+def _filter_t(u: torch.Tensor, filter_w: torch.Tensor) -> torch.Tensor:
+    """Channel-major adjoint of _filter in its input: u 1xNxhxw, filter_w 1xPx3x3 -> PxNxhxw."""
+    return _mm(filter_w.reshape(-1, 9), _taps(u).flatten(1)).reshape(-1, *u.shape[1:])
 
 
 def project(f16: torch.Tensor, proj_w: torch.Tensor) -> torch.Tensor:
-    """f16 NxCxhxw, proj_w PxCx1x1 -> NxPxhxw."""
-    return F.conv2d(f16, proj_w)
+    """f16 NxCxhxw, proj_w PxCx1x1 -> NxPxhxw (= F.conv2d(f16, proj_w))."""
+    return _project(f16.transpose(0, 1), proj_w).transpose(0, 1)
 
 
 def apply_filter(feat: torch.Tensor, filter_w: torch.Tensor) -> torch.Tensor:
-    """feat NxPxhxw, filter_w 1xPx3x3 -> score Nx1xhxw."""
-    return F.conv2d(feat, filter_w, padding=1)
+    """feat NxPxhxw, filter_w 1xPx3x3 -> score Nx1xhxw (= F.conv2d(feat, filter_w, padding=1))."""
+    return _filter(feat.transpose(0, 1), filter_w).transpose(0, 1)
+
+
+def filter_transpose(u: torch.Tensor, filter_w: torch.Tensor) -> torch.Tensor:
+    """u Nx1xhxw, filter_w 1xPx3x3 -> NxPxhxw (= F.conv_transpose2d(u, filter_w, padding=1)), the vjp of
+    apply_filter in its input."""
+    return _filter_t(u.transpose(0, 1), filter_w).transpose(0, 1)
 
 
 def filter_grad(feat: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """d/dF of sum(u * apply_filter(feat, F)): feat NxPxhxw, u Nx1xhxw -> 1xPx3x3."""
-    h, w = feat.shape[-2:]
-    padded = F.pad(feat, (1, 1, 1, 1))
-    taps = [(padded[:, :, i : i + h, j : j + w] * u).sum(dim=(0, 2, 3)) for i in range(3) for j in range(3)]
-    return torch.stack(taps, dim=1).reshape(1, feat.shape[1], 3, 3)
+    return _filter_grad(feat.transpose(0, 1), u.transpose(0, 1))
 
 
 def project_grad(f16: torch.Tensor, g_feat: torch.Tensor) -> torch.Tensor:
     """d/dP of sum(g_feat * project(f16, P)): f16 NxCxhxw, g_feat NxPxhxw -> PxCx1x1."""
-    g = torch.bmm(g_feat.flatten(2), f16.flatten(2).transpose(1, 2)).sum(dim=0)
-    return g.reshape(g.shape[0], g.shape[1], 1, 1)
+    return _project_grad(f16.transpose(0, 1), g_feat.transpose(0, 1))
 
 
 def hinge_mask(score: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-    """1 where the pixel holds some object or the score is positive; 0 on background already scored <= 0."""
-    return torch.maximum((label > 0.01).to(score.dtype), (score > 0).to(score.dtype))
+    """1 where the pixel holds some object or the score is positive; 0 on background already scored <= 0.
+
+    That is (max(label - 0.01, score) > 0) as 0/1, written ceil(clamp(., 0, 1)) (XNNPACK has no comparisons).
+    """
+    return torch.ceil(torch.clamp(torch.maximum(label - 0.01, score), 0.0, 1.0))
+
+
+def _sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum of all elements as a 1x1x1x1 tensor, via a mean over the last two axes, which XNNPACK takes (it has no
+    sum). Not a 1xK by Kx1 bmm: that adds the K terms in sequence, and CG's float32 results visibly lose accuracy."""
+    return float(x.numel()) * x.reshape(1, 1, 1, -1).mean(dim=(2, 3), keepdim=True)  # float: an int adds a cast op
 
 
 def _dot(a: Params, b: Params) -> torch.Tensor:
-    return sum((x * y).sum() for x, y in zip(a, b))
+    """sum_i <a_i, b_i> as a 0-dim tensor."""
+    return reduce(add, (_sum(x * y) for x, y in zip(a, b))).reshape(())
 
 
 def _axpy(alpha: torch.Tensor, x: Params, y: Params) -> Params:
@@ -60,7 +123,7 @@ def _axpy(alpha: torch.Tensor, x: Params, y: Params) -> Params:
 
 def conjugate_gradient(apply_a, b: Params, iters: int) -> Params:
     """Solve A d = b from d = 0 with a fixed number of CG iterations (apply_a: Params -> Params)."""
-    d = tuple(torch.zeros_like(t) for t in b)
+    d = tuple(0.0 * t for t in b)  # zeros as a multiply: a fill op would stay outside XNNPACK
     r, p = b, b
     rr = _dot(r, r)
     for _ in range(iters):
@@ -76,6 +139,8 @@ def conjugate_gradient(apply_a, b: Params, iters: int) -> Params:
 
 def shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """Translate NCHW by (dy, dx) cells with zero fill (static pad + slice)."""
+    if dy == dx == 0:
+        return x  # (an empty pad + slice exports as an alias op outside XNNPACK)
     h, w = x.shape[-2:]
     padded = F.pad(x, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)))
     y0, x0 = max(-dy, 0), max(-dx, 0)
@@ -103,6 +168,7 @@ class ScoreGenerator(nn.Module):
     """Holds the fixed projection initialisation and the fit schedule; weights themselves are runtime tensors.
 
     project_init: PxCx1x1 orthonormal rows (seeded), the starting point of every first-frame fit.
+    filter_init: 1xPx3x3 zeros, the filter's starting point (not saved; a buffer so exports hold a constant).
     """
 
     def __init__(self, *, in_ch: int, proj_ch: int, fit: ScoreFitConfig, seed: int = 0) -> None:
@@ -111,9 +177,12 @@ class ScoreGenerator(nn.Module):
         gen = torch.Generator().manual_seed(seed)
         q, _ = torch.linalg.qr(torch.randn(max(in_ch, proj_ch), max(in_ch, proj_ch), generator=gen))
         self.register_buffer("project_init", q[:proj_ch, :in_ch].contiguous().reshape(proj_ch, in_ch, 1, 1))
+        self.register_buffer("filter_init", torch.zeros(1, proj_ch, 3, 3), persistent=False)
 
     def forward(self, f16: torch.Tensor, proj_w: torch.Tensor, filter_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(f16 NxCxhxw, proj_w, filter_w) -> (score Nx1xhxw, projected feature NxPxhxw)."""
+        # NCHW in between on purpose: one channel-major feat feeding both outputs makes onnxslim 0.1.98 write an
+        # invalid score_gen.onnx (a Reshape left reading a tensor it removed).
         feat = project(f16, proj_w)
         return apply_filter(feat, filter_w), feat
 
@@ -137,14 +206,13 @@ class ScoreGenerator(nn.Module):
         f16 1xCxhxw, label16 1x1xhxw in [0, 1] ->
         (proj_w PxCx1x1, filter_w 1xPx3x3, mem_feats AxPxhxw, mem_labels Ax1xhxw).
         """
-        x = augment(f16, self.fit.aug_copies)
-        y = augment(label16, self.fit.aug_copies)
-        weights = torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=x.dtype)
-        proj_w = self.project_init
-        filter_w = torch.zeros(1, proj_w.shape[0], 3, 3, dtype=x.dtype)
+        a = self.fit.aug_copies
+        x = augment(f16, a).transpose(0, 1)  # CxAxhxw
+        y = augment(label16, a)
+        proj_w, filter_w = self.project_init, self.filter_init
         for iters in self.fit.init_cg_iters:
-            proj_w, filter_w = self._gn_step_both(x, y, weights, proj_w, filter_w, iters)
-        return proj_w, filter_w, project(x, proj_w), y
+            proj_w, filter_w = self._gn_step_both(x, y.transpose(0, 1), 1.0 / a, proj_w, filter_w, iters)
+        return proj_w, filter_w, _project(x, proj_w).transpose(0, 1), y
 
     def update_fit(self, mem_feats: torch.Tensor, mem_labels: torch.Tensor, mem_weights: torch.Tensor,
                    filter_w: torch.Tensor) -> torch.Tensor:
@@ -152,37 +220,41 @@ class ScoreGenerator(nn.Module):
 
         mem_feats MxPxhxw, mem_labels Mx1xhxw, mem_weights M, filter_w 1xPx3x3 -> filter_w.
         """
-        w = mem_weights / (mem_weights.sum() + EPS)
-        (step,) = self._gn_solve_filter(mem_feats, mem_labels, w, filter_w, self.fit.update_cg_iters)
+        w = mem_weights / (_sum(mem_weights).reshape(1) + EPS)
+        (step,) = self._gn_solve_filter(mem_feats.transpose(0, 1), mem_labels.transpose(0, 1), w, filter_w,
+                                        self.fit.update_cg_iters)
         return filter_w + step
 
-    def _pixel_weights(self, s: torch.Tensor, y: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        hw = s.shape[-1] * s.shape[-2]
-        return hinge_mask(s, y) * (weights.view(-1, 1, 1, 1) / hw)
+    # The GN steps work on channel-major maps: feats PxNxhxw, x CxNxhxw, scores and labels y 1xNxhxw.
+
+    def _pixel_weights(self, s: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | float) -> torch.Tensor:
+        """s, y Nx1xhxw or 1xNxhxw; weights: N per-sample weights, or one float for all samples."""
+        if isinstance(weights, torch.Tensor):
+            weights = weights.reshape(*s.shape[:2], 1, 1)
+        return hinge_mask(s, y) * (weights / float(s.shape[-1] * s.shape[-2]))
 
     def _gn_solve_filter(self, feats, y, weights, filter_w, iters) -> Params:
-        s = apply_filter(feats, filter_w)
+        s = _filter(feats, filter_w)
         wm = self._pixel_weights(s, y, weights)
         lam = self.fit.reg_filter
-        b = (-(filter_grad(feats, wm * (s - y)) + lam * filter_w),)
+        b = (-(_filter_grad(feats, wm * (s - y)) + lam * filter_w),)
 
         def apply_a(v: Params) -> Params:
-            return (filter_grad(feats, wm * apply_filter(feats, v[0])) + lam * v[0],)
+            return (_filter_grad(feats, wm * _filter(feats, v[0])) + lam * v[0],)
 
         return conjugate_gradient(apply_a, b, iters)
 
     def _gn_step_both(self, x, y, weights, proj_w, filter_w, iters) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = project(x, proj_w)
-        s = apply_filter(feats, filter_w)
+        feats = _project(x, proj_w)
+        s = _filter(feats, filter_w)
         wm = self._pixel_weights(s, y, weights)
         lam_p, lam_f = self.fit.reg_project, self.fit.reg_filter
 
         def vjp(u: torch.Tensor) -> Params:
-            g_feat = F.conv_transpose2d(u, filter_w, padding=1)
-            return project_grad(x, g_feat), filter_grad(feats, u)
+            return _project_grad(x, _filter_t(u, filter_w)), _filter_grad(feats, u)
 
         def jvp(v: Params) -> torch.Tensor:
-            return apply_filter(feats, v[1]) + apply_filter(project(x, v[0]), filter_w)
+            return _filter(feats, v[1]) + _filter(_project(x, v[0]), filter_w)
 
         g = vjp(wm * (s - y))
         b = (-(g[0] + lam_p * proj_w), -(g[1] + lam_f * filter_w))
