@@ -1,7 +1,7 @@
 """``reusevos-eval``: run the tracker over DAVIS sequences and score them the official way.
 
     reusevos-eval --davis ROOT --res 480p [--split val | --sequences a,b] [--model lite0]
-                  [--checkpoint PATH] [--size HxW] [--tau 0.7] [--keyframe-bound K] --json out.json
+                  [--checkpoint PATH] [--size HxW] [--tau 0.5] [--keyframe-bound K] --json out.json
 
 Prints one table (J&F, J, F on 0-100, reuse rate, fps) and writes the JSON report. Each
 sequence is tracked at its native resolution (the tracker resizes to the model frame size and
@@ -31,6 +31,7 @@ from ..errors import InputError, MissingExtraError
 from ..metrics.jf import evaluate_sequence
 from ..metrics.report import ObjectResult, SequenceResult, format_table, results_json, write_json
 from ..model.registry import DEFAULT_MODEL, DEFAULT_SIZE, build_model, parse_size
+from ..tracker.tracker import TrackerConfig
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """The model / runtime / gate options shared by the CLIs."""
@@ -39,7 +40,7 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="safetensors checkpoint (with --bundle: checked to be the weights the bundle holds)")
     parser.add_argument("--size", default=default_size, help=f"model frame size HxW (default {default_size})")
-    parser.add_argument("--tau", type=float, default=0.7, help="reuse when P_gate > tau (default 0.7)")
+    parser.add_argument("--tau", type=float, default=TrackerConfig.tau, help=f"reuse when P_gate > tau (default {TrackerConfig.tau})")
     parser.add_argument("--keyframe-bound", type=int, default=None,
                         help="at most K consecutive reuse frames per object, then a computed one")
     parser.add_argument("--bundle", type=Path, default=None,

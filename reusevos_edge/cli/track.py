@@ -1,6 +1,6 @@
 """``reusevos-track``: track the objects of a first-frame mask through a video and show the gate.
 
-    reusevos-track VIDEO_OR_FRAME_DIR --mask FIRST.png --out DIR [--tau 0.7] [--model lite0]
+    reusevos-track VIDEO_OR_FRAME_DIR --mask FIRST.png --out DIR [--tau 0.5] [--model lite0]
                    [--checkpoint PATH] [--size HxW] [--keyframe-bound K]
     reusevos-track --demo --out DIR          (a generated synthetic clip with its own first mask)
 
