@@ -31,7 +31,8 @@ from ..errors import InputError, MissingExtraError
 from ..metrics.jf import evaluate_sequence
 from ..metrics.report import ObjectResult, SequenceResult, format_table, results_json, write_json
 from ..model.registry import DEFAULT_MODEL, DEFAULT_SIZE, build_model, parse_size
-from ..tracker.tracker import TrackerConfig
+from ..tracker.tracker import Tracker, TrackerConfig
+
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """The model / runtime / gate options shared by the CLIs."""
@@ -91,8 +92,6 @@ def _check_bundle_checkpoint(runner, checkpoint: Path) -> None:
 
 def make_tracker(args: argparse.Namespace):
     """A tracker over ``make_runner(args)`` with the gate options from ``args``."""
-    from ..tracker.tracker import Tracker, TrackerConfig
-
     if not 0.0 <= args.tau <= 1.0:
         raise InputError(f"--tau {args.tau}: expected a probability in [0, 1]")
     if args.keyframe_bound is not None and args.keyframe_bound < 0:

@@ -10,10 +10,10 @@ import torch
 
 from ..data.davis import DavisDataset
 from ..errors import InputError
-from .eval import run_cli
 from ..model.registry import DEFAULT_MODEL, build_model, parse_size
 from ..training.feature_cache import cache_dataset
 from ..training.trainer import TrainConfig, Trainer, init_distributed
+from .eval import run_cli
 
 DEFAULT_TRAIN_SIZE = "288x512"
 
