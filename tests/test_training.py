@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -258,7 +259,11 @@ def test_cli_trains_and_writes_checkpoint(davis2016_tree, tmp_path, capsys):
     assert train_main(_cli_args(davis2016_tree, out)) == 0
     assert (out / "last.safetensors").is_file() and (out / "state.pt").is_file()
     build_model("tiny", checkpoint=out / "last.safetensors", use_default_checkpoint=False)
-    assert "done: epoch 1" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "done: epoch 1" in out_text
+    # --no-progress still logs one line per epoch with the loss terms and the reuse rate
+    assert re.search(r"^epoch 1/1 loss [0-9.]+ bce [0-9.]+ delta [0-9.]+ gate [0-9.]+ reuse [0-9.]+ \(\d+ s\)$",
+                     out_text, flags=re.M)
 
 
 def test_cli_resume_without_state_and_bad_size(davis2016_tree, tmp_path, capsys):
