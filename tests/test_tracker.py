@@ -300,3 +300,46 @@ def test_fuse_labels_maps_ids():
     # insertion order does not matter
     np.testing.assert_array_equal(fuse_labels({200: b, 7: a}, (2, 3)), out)
     assert (fuse_labels({}, (2, 3)) == 0).all() and fuse_labels({}, (2, 3)).shape == (2, 3)
+
+
+class _Recording:
+    """Wraps a runner and keeps every feed of one subgraph."""
+
+    def __init__(self, inner, name: str) -> None:
+        self.inner, self.name, self.feeds = inner, name, []
+        self.subgraphs, self.update_every, self.learning_rate = inner.subgraphs, inner.update_every, inner.learning_rate
+
+    def run(self, name, feeds):
+        if name == self.name:
+            self.feeds.append({k: v.copy() for k, v in feeds.items()})
+        return self.inner.run(name, feeds)
+
+
+def test_score_gen_fuses_the_previous_frames_mask(torch_runner, clip):
+    """score_gen gets S (last computed), the gate's delta and the previous frame's output mask at 1/16:
+    the first-frame label on frame 1, then the block mean of each frame's output probability."""
+    from reusevos_edge.tracker.frames import block_mean, mask_to_model
+
+    frames, masks = clip
+    runner = _Recording(torch_runner, "score_gen")
+    tracker = Tracker(runner=runner, config=TrackerConfig(tau=1.0))
+    tracker.step(frames[0], {1: masks[0] == 1})
+    label16 = block_mean(mask_to_model(masks[0] == 1, height=H, width=W), 16)
+    np.testing.assert_array_equal(tracker.objects[1].mask16, label16)
+    outputs = []
+    for f in frames[1:4]:
+        outputs.append(tracker.step(f).probs[1])  # frames are model-sized here: probs are the model's output
+    np.testing.assert_array_equal(runner.feeds[0]["prev_mask"], label16)
+    for feed, prob in zip(runner.feeds[1:], outputs):
+        np.testing.assert_allclose(feed["prev_mask"], block_mean(prob, 16), atol=1e-6)
+    assert set(runner.feeds[0]) == {"f16", "proj_w", "filter_w", "prev_score", "delta", "prev_mask"}
+
+
+def test_reuse_frames_update_the_previous_mask(torch_runner, clip):
+    """S stays at the last computed frame on reuse, but the previous mask follows every output."""
+    frames, masks = clip
+    tracker = Tracker(runner=torch_runner, config=TrackerConfig(tau=0.0))
+    tracker.step(frames[0], {1: masks[0] == 1})
+    first = tracker.objects[1].mask16.copy()
+    tracker.step(frames[1])
+    assert not np.array_equal(tracker.objects[1].mask16, first)

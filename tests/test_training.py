@@ -20,7 +20,7 @@ from reusevos_edge.model.registry import build_model
 from reusevos_edge.training.feature_cache import CachedSequence, cache_sequence
 from reusevos_edge.training.losses import delta_loss, gate_probability_loss, margin, mask_iou, mask_loss
 from reusevos_edge.training.trainer import TrainConfig, Trainer, head_parameters
-from reusevos_edge.training.unroll import sample_clip, unroll_clip
+from reusevos_edge.training.unroll import Clip, sample_clip, unroll_clip
 
 H, W = 64, 96
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -117,22 +117,71 @@ def test_margin_schedule():
 # ---------------------------------------------------------------- clips
 
 
+def _indices(clip) -> list[int]:
+    return [clip.init, *clip.frames]
+
+
 def test_sample_clip(data):
     seq = data[0]
     for seed in range(20):
-        idx = sample_clip(seq, length=4, max_stride=2, gen=torch.Generator().manual_seed(seed))
-        assert len(idx) == 4
+        clip = sample_clip(seq, length=4, max_stride=2, gen=torch.Generator().manual_seed(seed))
+        idx = _indices(clip)
+        assert len(idx) == 4 and clip.seed == clip.init  # no gap asked for: contiguous
         assert all(0 <= i < len(seq) for i in idx)
         assert all(a < b for a, b in zip(idx, idx[1:]))
     # a sequence just long enough for stride 1: the stride shrinks to fit, indices stay increasing
     short = CachedSequence(name="s", feats={}, mask=torch.zeros(5, 1, 2, 2), mask8=None, mask16=None)
     for seed in range(20):
-        idx = sample_clip(short, length=5, max_stride=4, gen=torch.Generator().manual_seed(seed))
-        assert idx == [0, 1, 2, 3, 4]
+        clip = sample_clip(short, length=5, max_stride=4, gen=torch.Generator().manual_seed(seed), max_gap=3, gap_prob=1.0)
+        assert _indices(clip) == [0, 1, 2, 3, 4] and clip.seed == 0  # no room for a gap either
     draws = [sample_clip(seq, length=3, max_stride=3, gen=torch.Generator().manual_seed(7)) for _ in range(2)]
     assert draws[0] == draws[1]
-    many = {tuple(sample_clip(seq, length=3, max_stride=3, gen=torch.Generator().manual_seed(s))) for s in range(20)}
+    many = {sample_clip(seq, length=3, max_stride=3, gen=torch.Generator().manual_seed(s)) for s in range(20)}
     assert len(many) > 1
+
+
+def test_sample_clip_gap(data):
+    """With gap_prob 1 every clip tracks from a seed frame 1..max_gap after init; the stride follows the seed."""
+    seq = data[0]  # 8 frames
+    gaps = set()
+    for s in range(40):
+        clip = sample_clip(seq, length=3, max_stride=1, gen=torch.Generator().manual_seed(s), max_gap=4, gap_prob=1.0)
+        assert 1 <= clip.seed - clip.init <= 4
+        assert clip.frames == (clip.seed + 1, clip.seed + 2) and clip.frames[-1] < len(seq)
+        gaps.add(clip.seed - clip.init)
+    assert len(gaps) > 1
+    for s in range(20):  # gap_prob 0 never gaps
+        clip = sample_clip(seq, length=3, max_stride=2, gen=torch.Generator().manual_seed(s), max_gap=4, gap_prob=0.0)
+        assert clip.seed == clip.init
+
+
+def test_unroll_gap_clip_seeds_state_from_the_seed_frame(data):
+    """A gap clip differs from the contiguous clip over the same tracked frames only through its seed state."""
+    model = _tiny()
+    seq = data[0]
+    with torch.no_grad():
+        gap = unroll_clip(model, seq, Clip(init=0, seed=3, frames=(4, 5)), tau=1.1, m=0.5, m2=0.0)
+        seeded_at_3 = unroll_clip(model, seq, Clip(init=3, seed=3, frames=(4, 5)), tau=1.1, m=0.5, m2=0.0)
+        from_0 = unroll_clip(model, seq, Clip(init=0, seed=0, frames=(4, 5)), tau=1.1, m=0.5, m2=0.0)
+    assert gap.frames == 2 and gap.reused == 0
+    assert float(gap.bce) != float(seeded_at_3.bce)  # the fit and template come from frame 0, not 3
+    assert float(gap.delta) != float(from_0.delta)  # S_prev is frame 3's label, not frame 0's
+
+
+def test_fusion_loss_is_mse_of_the_fused_score(data):
+    """fuse = mean over computed frames of MSE(fused score, label at 1/16); untrained, the fusion passes the
+    appearance score through (zero last conv), so the term equals MSE(score generator output, label)."""
+    model = _tiny()
+    seq = data[0]
+    with torch.no_grad():
+        losses = unroll_clip(model, seq, [0, 1, 2], tau=1.1, m=0.5, m2=0.0)
+        proj_w, filter_w, _, _ = model.score_generator.init_fit(seq.feats["f16"][:1].float(), seq.mask16[:1])
+        expected = torch.stack([F.mse_loss(model.score_generator(seq.feats["f16"][i : i + 1].float(), proj_w, filter_w)[0],
+                                           seq.mask16[i : i + 1]) for i in (1, 2)]).mean()
+        reused = unroll_clip(model, seq, [0, 1, 2], tau=0.0, m=0.5, m2=0.0)
+    assert float(losses.fuse) == pytest.approx(float(expected), rel=1e-5)
+    assert float(reused.fuse) == 0.0  # no computed frame, no fusion term
+    assert float(losses.total) == pytest.approx(float(losses.bce + losses.delta + losses.gate + losses.fuse))
 
 
 def test_unroll_clip_gating_and_grads(data):
@@ -146,6 +195,7 @@ def test_unroll_clip_gating_and_grads(data):
     for losses in (never, always):
         for term in (losses.bce, losses.delta, losses.gate, losses.total):
             assert torch.isfinite(term) and term.requires_grad
+    assert never.fuse.requires_grad  # computed frames train the score fusion
     for p in model.backbone_parameters():
         p.requires_grad_(False)
     model.zero_grad(set_to_none=True)
@@ -262,7 +312,7 @@ def test_cli_trains_and_writes_checkpoint(davis2016_tree, tmp_path, capsys):
     out_text = capsys.readouterr().out
     assert "done: epoch 1" in out_text
     # --no-progress still logs one line per epoch with the loss terms and the reuse rate
-    assert re.search(r"^epoch 1/1 loss [0-9.]+ bce [0-9.]+ delta [0-9.]+ gate [0-9.]+ reuse [0-9.]+ \(\d+ s\)$",
+    assert re.search(r"^epoch 1/1 loss [0-9.]+ bce [0-9.]+ delta [0-9.]+ gate [0-9.]+ fuse [0-9.]+ reuse [0-9.]+ \(\d+ s\)$",
                      out_text, flags=re.M)
 
 
@@ -273,3 +323,41 @@ def test_cli_resume_without_state_and_bad_size(davis2016_tree, tmp_path, capsys)
     assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--size", "65x96")) == 2
     assert "--size" in capsys.readouterr().err
     assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--size", "big")) == 2
+
+
+def test_cli_init_from_a_checkpoint_without_the_fusion(davis2016_tree, tmp_path, capsys):
+    """--init accepts a head checkpoint from before the score fusion existed and says what it left at init."""
+    from safetensors.torch import save_file
+
+    heads = {k: v for k, v in _heads(_tiny()).items() if not k.startswith("score_fusion.")}
+    old = tmp_path / "old.safetensors"
+    save_file({k: v.contiguous() for k, v in heads.items()}, str(old), metadata={"variant": "tiny"})
+    assert train_main(_cli_args(davis2016_tree, tmp_path / "run", "--init", str(old))) == 0
+    assert "keep their initialisation (score_fusion)" in capsys.readouterr().out
+
+
+def test_feature_cache_on_disk_round_trip(davis2016_tree, tmp_path):
+    """--cache-dir: the second run reads features, labels and every frame's fits back unchanged; a model
+    with other fit settings gets its own files (the key covers them)."""
+    import dataclasses
+
+    from reusevos_edge.data.davis import DavisDataset
+    from reusevos_edge.training.feature_cache import cache_dataset, cache_key
+
+    seqs = DavisDataset(root=davis2016_tree, res="480p").sequences(split="val")
+    model = _tiny()
+    first = cache_dataset(model, seqs, height=H, width=W, progress=False, cache_dir=tmp_path / "c")
+    files = sorted((tmp_path / "c").glob("*.pt"))
+    assert len(files) == len(seqs) and all(cache_key(model) in f.name for f in files)
+    assert len(first[0].fits) == 2 * len(first[0])  # every frame, both flips
+    again = cache_dataset(model, seqs, height=H, width=W, progress=False, cache_dir=tmp_path / "c")
+    for a, b in zip(first, again):
+        assert a.name == b.name and a.fits.keys() == b.fits.keys()
+        for k in a.feats:
+            assert torch.equal(a.feats[k], b.feats[k])
+        assert torch.equal(a.mask16, b.mask16)
+        for k in a.fits:
+            assert all(torch.equal(x, y) for x, y in zip(a.fits[k], b.fits[k]))
+    other = _tiny()
+    other.config = dataclasses.replace(other.config, fit=dataclasses.replace(other.config.fit, reg_filter=0.5))
+    assert cache_key(other) != cache_key(model)

@@ -30,6 +30,11 @@ def block_mean(mask: np.ndarray, factor: int) -> np.ndarray:
 def logits_to_prob(logits: np.ndarray, *, height: int, width: int) -> np.ndarray:
     """1x1xHmxWm logits -> heightxwidth float32 probability (sigmoid, bilinear resize to the frame)."""
     prob = 1.0 / (1.0 + np.exp(-np.clip(logits[0, 0], -60.0, 60.0)))
+    return resize_prob(prob.astype(np.float32), height=height, width=width)
+
+
+def resize_prob(prob: np.ndarray, *, height: int, width: int) -> np.ndarray:
+    """HmxWm float32 probability -> heightxwidth (bilinear; unchanged when the size already matches)."""
     if prob.shape != (height, width):
         prob = cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR)
-    return prob.astype(np.float32)
+    return prob

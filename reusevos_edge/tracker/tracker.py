@@ -3,7 +3,8 @@
 Per frame: ``backbone_low`` once; per object ``match_gate`` -> P_gate. Reuse (P_gate > tau, within
 the keyframe bound) runs ``refine_translate`` + ``refine_shallow``; a computed frame runs
 ``backbone_high`` (once per frame, shared), ``score_gen``, ``refine_deep``, ``refine_shallow`` and
-every few computed frames ``score_update``. S and R are overwritten on computed frames only.
+every few computed frames ``score_update``. S and R are overwritten on computed frames only; the
+previous frame's mask at 1/16 (an input of ``score_gen``'s fusion) on every frame.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..runtime.base import Runner
-from .frames import block_mean, frame_to_input, logits_to_prob, mask_to_model
+from .frames import block_mean, frame_to_input, logits_to_prob, mask_to_model, resize_prob
 from .fusion import fuse_labels
 from .state import FrameRecord, FrameResult, ObjectRecord, ObjectState, SampleMemory
 
@@ -142,7 +143,7 @@ class Tracker:
         fit = self._run("score_init", rec, f16=high["f16"], label16=label16)
         refined = self._run("refine_deep", rec, f16=high["f16"], f32=high["f32"], score=label16)["refined"]
         memory = SampleMemory.from_init(feats=fit["mem_feats"], labels=fit["mem_labels"], slots=self.memory_slots)
-        self.objects[obj_id] = ObjectState(obj_id=obj_id, template=template, score=label16, refined=refined,
+        self.objects[obj_id] = ObjectState(obj_id=obj_id, template=template, score=label16, refined=refined, mask16=label16,
                                            proj_w=fit["proj_w"], filter_w=fit["filter_w"], memory=memory,
                                            first_frame=self.frame_index)
         rec.objects[obj_id] = ObjectRecord(p_gate=None, decision="init")
@@ -165,26 +166,28 @@ class Tracker:
             obj.consecutive_reuse += 1
             obj.reused_frames += 1
         else:
-            score, refined, feat = self._compute(ctx, obj)
+            score, refined, feat = self._compute(ctx, obj, gate["delta"])
         logits = self._run("refine_shallow", rec, f4=ctx.f4, f8=ctx.f8, refined=refined, score=score)["mask_logits"]
+        prob = logits_to_prob(logits, height=self.height, width=self.width)  # at the model frame size
+        obj.mask16 = block_mean(prob, 16)
         if feat is not None:
-            self._remember(rec, obj, feat, logits)
+            self._remember(rec, obj, feat, obj.mask16)
         rec.objects[obj.obj_id] = ObjectRecord(p_gate=p_gate, decision="reuse" if reuse else "compute")
-        return logits_to_prob(logits, height=self.frame_size[0], width=self.frame_size[1])
+        return resize_prob(prob, height=self.frame_size[0], width=self.frame_size[1])
 
-    def _compute(self, ctx: _FrameContext, obj: ObjectState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _compute(self, ctx: _FrameContext, obj: ObjectState, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Full path: S and R are recomputed and stored; returns (score, refined, projected feature)."""
         rec, high = ctx.record, ctx.high()
-        out = self._run("score_gen", rec, f16=high["f16"], proj_w=obj.proj_w, filter_w=obj.filter_w)
+        out = self._run("score_gen", rec, f16=high["f16"], proj_w=obj.proj_w, filter_w=obj.filter_w,
+                        prev_score=obj.score, delta=delta, prev_mask=obj.mask16)
         refined = self._run("refine_deep", rec, f16=high["f16"], f32=high["f32"], score=out["score"])["refined"]
         obj.score, obj.refined, obj.consecutive_reuse = out["score"], refined, 0
         obj.computed_frames += 1
         return out["score"], refined, out["feat"]
 
-    def _remember(self, rec: FrameRecord, obj: ObjectState, feat: np.ndarray, logits: np.ndarray) -> None:
-        """Store the computed frame's projected feature and predicted label; refit the filter periodically."""
-        prob = logits_to_prob(logits, height=self.height, width=self.width)
-        obj.memory.add(feat=feat, label=block_mean(prob, 16), learning_rate=self.learning_rate)
+    def _remember(self, rec: FrameRecord, obj: ObjectState, feat: np.ndarray, label16: np.ndarray) -> None:
+        """Store the computed frame's projected feature and predicted label (1/16); refit the filter periodically."""
+        obj.memory.add(feat=feat, label=label16, learning_rate=self.learning_rate)
         if obj.computed_frames % self.update_every == 0:
             out = self._run("score_update", rec, mem_feats=obj.memory.feats, mem_labels=obj.memory.labels,
                             mem_weights=obj.memory.weights, filter_w=obj.filter_w)

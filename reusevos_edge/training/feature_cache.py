@@ -1,14 +1,23 @@
-"""Frozen-backbone features for every training frame, computed once (fp16 in memory)."""
+"""Frozen-backbone features for every training frame, computed once (fp16 in memory), optionally kept on disk.
+
+With a cache folder, each sequence's features, labels and first-frame score-generator fits (every frame,
+both flips) are written once to ``<cache>/<name>_<H>x<W>_<key>.pt`` and read back by later runs; ``key``
+is a digest of everything they depend on (backbone weights, fit settings, projection init), so a changed
+model never reads a stale file.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..model.reusevos import ReuseVOS
+from ..model.checkpoint import _atomic_write
+from ..model.reusevos import BACKBONE_PREFIXES, ReuseVOS
 from ..tracker.frames import block_mean, frame_to_input, mask_to_model
 
 FEATURES = ("f4", "f8", "f16", "f32")
@@ -51,10 +60,46 @@ def cache_sequence(model: ReuseVOS, name: str, frames: np.ndarray, masks: np.nda
     return CachedSequence(name=name, feats={k: torch.cat(v) for k, v in chunks.items()}, mask=mask, mask8=mask8, mask16=mask16)
 
 
-def cache_dataset(model: ReuseVOS, sequences, *, height: int, width: int, progress: bool = True) -> list[CachedSequence]:
-    """sequences: objects with ``name``, ``load_frames()``-like access via ``iter_frames()`` and ``load_masks()``."""
+def cache_key(model: ReuseVOS) -> str:
+    """Digest of what cached features and fits depend on: backbone tensors, fit settings, projection init."""
+    h = hashlib.sha256(repr(model.config.fit).encode())
+    state = model.state_dict()
+    for name in sorted(k for k in state if k.startswith(BACKBONE_PREFIXES) or k == "score_generator.project_init"):
+        h.update(name.encode())
+        h.update(state[name].detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+def fit_all_frames(model: ReuseVOS, seq: CachedSequence) -> None:
+    """Memoise the first-frame fit of every frame of ``seq``, both flips (see ``unroll.first_frame_fit``)."""
+    from .unroll import first_frame_fit
+
+    for i in range(len(seq)):
+        for flip in (False, True):
+            first_frame_fit(model, seq, i, flip)
+
+
+def _load_or_cache(model: ReuseVOS, seq, path: Path | None, *, height: int, width: int) -> CachedSequence:
+    if path is not None and path.is_file():
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        return CachedSequence(name=seq.name, feats=saved["feats"], mask=saved["mask"], mask8=saved["mask8"],
+                              mask16=saved["mask16"], fits={(int(i), bool(f)): w for (i, f), w in saved["fits"]})
+    frames = np.stack(list(seq.iter_frames()))
+    cached = cache_sequence(model, seq.name, frames, seq.load_masks(), height=height, width=width)
+    if path is not None:
+        fit_all_frames(model, cached)
+        saved = {"feats": cached.feats, "mask": cached.mask, "mask8": cached.mask8, "mask16": cached.mask16,
+                 "fits": [((i, f), w) for (i, f), w in cached.fits.items()]}
+        _atomic_write(path, lambda tmp: torch.save(saved, tmp))
+    return cached
+
+
+def cache_dataset(model: ReuseVOS, sequences, *, height: int, width: int, progress: bool = True,
+                  cache_dir: str | Path | None = None) -> list[CachedSequence]:
+    """sequences: objects with ``name``, ``iter_frames()`` and ``load_masks()``; cache_dir: see the module doc."""
+    key = cache_key(model) if cache_dir is not None else ""
     out = []
     for seq in tqdm(list(sequences), desc="caching backbone features", disable=not progress):
-        frames = np.stack(list(seq.iter_frames()))
-        out.append(cache_sequence(model, seq.name, frames, seq.load_masks(), height=height, width=width))
+        path = Path(cache_dir) / f"{seq.name}_{height}x{width}_{key}.pt" if cache_dir is not None else None
+        out.append(_load_or_cache(model, seq, path, height=height, width=width))
     return out

@@ -18,10 +18,17 @@ from .feature_cache import CachedSequence
 from .losses import margin
 from .unroll import sample_clip, unroll_clip
 
+TERMS = ("bce", "delta", "gate", "fuse")  # ClipLosses terms logged per epoch
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Paper defaults (Sec. 3.4/4): 260 epochs, batch 8, clips of 6, lr 5e-4, StepLR(127, 0.1), M(1, 0), ep_T 120."""
+    """Paper defaults (Sec. 3.4/4): 260 epochs, batch 8, clips of 6, lr 5e-4, StepLR(127, 0.1), M(1, 0), ep_T 120.
+
+    Ours: score_jitter (see ``unroll_clip``); gap_prob / max_gap: the share of clips whose tracked frames
+    start 1..max_gap frames after the init frame (the first-frame appearance model gone stale, as deep
+    into a video at inference).
+    """
 
     epochs: int = 260
     clips_per_epoch: int = 240
@@ -38,6 +45,8 @@ class TrainConfig:
     margin_epochs: int = 120
     flip: bool = True
     score_jitter: float = 0.25
+    gap_prob: float = 0.5
+    max_gap: int = 40
     seed: int = 0
 
 
@@ -113,7 +122,7 @@ class Trainer:
             self.save()
             if self.rank == 0:  # one line per epoch, also when the bar is off (logs of unattended runs)
                 print(f"epoch {stats['epoch']}/{self.cfg.epochs} loss {stats['loss']:.4f} bce {stats['bce']:.4f} "
-                      f"delta {stats['delta']:.4f} gate {stats['gate']:.4f} reuse {stats['reuse_rate']:.2f} "
+                      f"delta {stats['delta']:.4f} gate {stats['gate']:.4f} fuse {stats['fuse']:.4f} reuse {stats['reuse_rate']:.2f} "
                       f"({stats['seconds']:.0f} s)", flush=True)
         return self.history
 
@@ -123,7 +132,7 @@ class Trainer:
         self.model.backbone_high.eval()
         cfg, m = self.cfg, margin(self.epoch, m1=self.cfg.m1, margin_epochs=self.cfg.margin_epochs)
         steps = max(cfg.clips_per_epoch // (cfg.batch * self.world), 1)
-        sums, start = {"loss": 0.0, "bce": 0.0, "delta": 0.0, "gate": 0.0, "reused": 0, "frames": 0}, time.time()
+        sums, start = {"loss": 0.0, **{t: 0.0 for t in TERMS}, "reused": 0, "frames": 0}, time.time()
         bar = tqdm(range(steps), desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not self.progress, leave=False)
         for _ in bar:
             self._step(m, sums)
@@ -132,19 +141,20 @@ class Trainer:
                             gate=f"{sums['gate'] / (_ + 1) / cfg.batch:.3f}", reuse=f"{sums['reused'] / n:.2f}")
         k = steps * cfg.batch
         return {"epoch": self.epoch + 1, "margin": m, "lr": self.opt.param_groups[0]["lr"], "seconds": time.time() - start,
-                **{t: sums[t] / k for t in ("loss", "bce", "delta", "gate")}, "reuse_rate": sums["reused"] / max(sums["frames"], 1)}
+                **{t: sums[t] / k for t in ("loss", *TERMS)}, "reuse_rate": sums["reused"] / max(sums["frames"], 1)}
 
     def _step(self, m: float, sums: dict) -> None:
         cfg = self.cfg
         self.opt.zero_grad(set_to_none=True)
         for _ in range(cfg.batch):
             seq = self.data[int(torch.randint(0, len(self.data), (1,), generator=self.gen))]
-            idx = sample_clip(seq, length=cfg.clip_len, max_stride=cfg.max_stride, gen=self.gen)
+            clip = sample_clip(seq, length=cfg.clip_len, max_stride=cfg.max_stride, gen=self.gen,
+                               max_gap=cfg.max_gap, gap_prob=cfg.gap_prob)
             flip = cfg.flip and bool(torch.rand(1, generator=self.gen) < 0.5)
-            losses = unroll_clip(self.model, seq, idx, tau=cfg.tau, m=m, m2=cfg.m2, flip=flip,
+            losses = unroll_clip(self.model, seq, clip, tau=cfg.tau, m=m, m2=cfg.m2, flip=flip,
                                  score_jitter=cfg.score_jitter, gen=self.gen)
             (losses.total / cfg.batch).backward()
-            for t in ("bce", "delta", "gate"):
+            for t in TERMS:
                 sums[t] += float(getattr(losses, t).detach())
             sums["loss"] += float(losses.total.detach())
             sums["reused"] += losses.reused

@@ -5,35 +5,70 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from ..model.reusevos import ReuseVOS
 from .feature_cache import FEATURES, CachedSequence
 from .losses import delta_loss, gate_probability_loss, mask_iou, mask_loss
 
 
+@dataclass(frozen=True)
+class Clip:
+    """Frame indices of one training clip.
+
+    init: the tracker's first frame (score-generator fit and template); seed: the frame whose ground
+    truth stands in for the last output before ``frames`` (S, R and the previous mask), = init for a
+    contiguous clip, later for a clip that tracks deep into the video (where the first-frame appearance
+    model has gone stale, as at inference); frames: the tracked frames, increasing, all after seed.
+    """
+
+    init: int
+    seed: int
+    frames: tuple[int, ...]
+
+    @classmethod
+    def contiguous(cls, indices: list[int]) -> "Clip":
+        """[init, tracked...] with the state seeded at init, as the tracker starts a video."""
+        return cls(init=indices[0], seed=indices[0], frames=tuple(indices[1:]))
+
+
 @dataclass
 class ClipLosses:
-    """Mean loss terms over the clip's tracked frames (scalars with grad) and how many frames reused."""
+    """Mean loss terms over the clip's tracked frames (scalars with grad) and how many frames reused.
+
+    fuse: MSE of the fused score against the label at 1/16 on computed frames (0 when none computed).
+    """
 
     bce: torch.Tensor
     delta: torch.Tensor
     gate: torch.Tensor
+    fuse: torch.Tensor
     reused: int
     frames: int
 
     @property
     def total(self) -> torch.Tensor:
-        return self.bce + self.delta + self.gate
+        return self.bce + self.delta + self.gate + self.fuse
 
 
-def sample_clip(seq: CachedSequence, *, length: int, max_stride: int, gen: torch.Generator) -> list[int]:
-    """Frame indices of one clip: ``length`` frames with a random stride in 1..max_stride (shrunk to fit)."""
-    stride = int(torch.randint(1, max_stride + 1, (1,), generator=gen))
+def _randint(low: int, high: int, gen: torch.Generator) -> int:
+    """Uniform integer in [low, high]."""
+    return int(torch.randint(low, high + 1, (1,), generator=gen))
+
+
+def sample_clip(seq: CachedSequence, *, length: int, max_stride: int, gen: torch.Generator, max_gap: int = 0,
+                gap_prob: float = 0.0) -> Clip:
+    """One clip of ``length`` frames (init + length - 1 tracked) with a random stride in 1..max_stride (shrunk
+    to fit). With probability ``gap_prob`` the tracked part starts a random 1..max_gap frames after init."""
+    stride = _randint(1, max_stride, gen)
     while stride > 1 and (length - 1) * stride >= len(seq):
         stride -= 1
     span = min((length - 1) * stride, len(seq) - 1)
-    start = int(torch.randint(0, len(seq) - span, (1,), generator=gen))
-    return [min(start + i * stride, len(seq) - 1) for i in range(length)]
+    gap = _randint(1, max_gap, gen) if max_gap > 0 and float(torch.rand(1, generator=gen)) < gap_prob else 0
+    gap = min(gap, len(seq) - 1 - span)
+    init = _randint(0, len(seq) - 1 - span - gap, gen)
+    seed = init + gap
+    return Clip(init=init, seed=seed, frames=tuple(min(seed + i * stride, len(seq) - 1) for i in range(1, length)))
 
 
 def _frame(seq: CachedSequence, i: int, flip: bool) -> dict[str, torch.Tensor]:
@@ -54,23 +89,33 @@ def first_frame_fit(model: ReuseVOS, seq: CachedSequence, index: int, flip: bool
     return seq.fits[key]
 
 
-def unroll_clip(model: ReuseVOS, seq: CachedSequence, indices: list[int], *, tau: float, m: float, m2: float,
-                flip: bool = False, score_jitter: float = 0.0, gen: torch.Generator | None = None) -> ClipLosses:
-    """Run the clip: frame 0 initialises (score-generator fit without grad, template, R); later frames
-    are gated with ``P_gate >= tau`` as in the paper's training. Loss = BCE + MSE(delta) + gate-probability.
+def _mask16(logits: torch.Tensor) -> torch.Tensor:
+    """Output logits Bx1xHxW -> the mask at 1/16 the tracker keeps (block mean of the probability), no grad."""
+    return F.avg_pool2d(torch.sigmoid(logits.detach()), 16)
 
-    score_jitter: a computed frame's score is scaled by U(1 - j, 1 + j) (``gen``), so the decoder does
-    not learn one calibration of the score generator (fits on unseen videos come out weaker or stronger).
+
+def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: Clip | list[int], *, tau: float, m: float, m2: float,
+                flip: bool = False, score_jitter: float = 0.0, gen: torch.Generator | None = None) -> ClipLosses:
+    """Run the clip: the init frame fits the score generator (without grad) and builds the template; the
+    seed frame's label gives S, R and the previous mask; tracked frames are gated with ``P_gate >= tau``
+    as in the paper's training. Loss = BCE + MSE(delta) + gate-probability + MSE(fused score, label).
+
+    clip: a :class:`Clip`, or a list [init, tracked...] (contiguous).
+    score_jitter: a computed frame's appearance score is scaled by U(1 - j, 1 + j) (``gen``), so neither
+    the fusion nor the decoder learns one calibration of the score generator (fits on unseen videos come
+    out weaker or stronger).
     """
-    first = _frame(seq, indices[0], flip)
-    proj_w, filter_w = first_frame_fit(model, seq, indices[0], flip)
+    clip = clip if isinstance(clip, Clip) else Clip.contiguous(list(clip))
+    first = _frame(seq, clip.init, flip)
+    proj_w, filter_w = first_frame_fit(model, seq, clip.init, flip)
     template = model.template_builder(first["f8"], first["mask8"])
-    prev_score, last_mask = first["mask16"], first["mask"]
-    prev_refined = model.refine_deep(first["f16"], first["f32"], prev_score)
-    bce, dl, gl, reused = [], [], [], 0
-    for i in indices[1:]:
+    seed = first if clip.seed == clip.init else _frame(seq, clip.seed, flip)
+    prev_score, last_mask, prev_mask16 = seed["mask16"], seed["mask"], seed["mask16"]
+    prev_refined = model.refine_deep(seed["f16"], seed["f32"], prev_score)
+    bce, dl, gl, fl, reused = [], [], [], [], 0
+    for i in clip.frames:
         fr = _frame(seq, i, flip)
-        d = model.matcher(fr["f8"], prev_score, template)
+        d = model.matcher(fr["f8"], prev_score.detach(), template)
         p_gate, delta = model.gate(d), model.delta_generator(d)
         dl.append(delta_loss(delta, fr["mask16"], prev_score.detach()))
         gl.append(gate_probability_loss(p_gate, mask_iou(fr["mask"], last_mask), m=m, m2=m2).mean())
@@ -79,11 +124,16 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, indices: list[int], *, tau
             reused += 1
         else:
             with torch.no_grad():
-                score, _ = model.score_generator(fr["f16"], proj_w, filter_w)
+                s_app, _ = model.score_generator(fr["f16"], proj_w, filter_w)
                 if score_jitter > 0:
-                    score = score * (1.0 + score_jitter * (2.0 * float(torch.rand(1, generator=gen)) - 1.0))
+                    s_app = s_app * (1.0 + score_jitter * (2.0 * float(torch.rand(1, generator=gen)) - 1.0))
+            score = model.score_fusion(s_app, prev_score.detach(), delta, prev_mask16)
+            fl.append(F.mse_loss(score, fr["mask16"]))
             refined = model.refine_deep(fr["f16"], fr["f32"], score)
             prev_score, prev_refined, last_mask = score, refined, fr["mask"]
-        bce.append(mask_loss(model.refine_shallow(fr["f4"], fr["f8"], refined, score), fr["mask"]))
-    mean = lambda xs: torch.stack(xs).mean()  # noqa: E731
-    return ClipLosses(bce=mean(bce), delta=mean(dl), gate=mean(gl), reused=reused, frames=len(indices) - 1)
+        logits = model.refine_shallow(fr["f4"], fr["f8"], refined, score)
+        bce.append(mask_loss(logits, fr["mask"]))
+        prev_mask16 = _mask16(logits)
+    mean = lambda xs: torch.stack(xs).mean() if xs else torch.zeros(())  # noqa: E731
+    return ClipLosses(bce=mean(bce), delta=mean(dl), gate=mean(gl), fuse=mean(fl), reused=reused,
+                      frames=len(clip.frames))
