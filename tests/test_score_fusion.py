@@ -36,3 +36,16 @@ def test_fusion_has_no_feature_input():
     """Three maps in (appearance score, propagated score, previous mask): it cannot learn object classes."""
     fusion = ScoreFusion(ch=8)
     assert fusion.body[0].in_channels == 3
+
+
+def test_fusion_residual_is_bounded():
+    """However large the learned residual, the fused score stays within 0.5 of the appearance score."""
+    from reusevos_edge.model.score_fusion import RESIDUAL_BOUND
+
+    fusion = ScoreFusion(ch=8)
+    torch.nn.init.constant_(fusion.out.bias, 100.0)
+    s_app, prev, delta, m_prev = _maps(2)
+    up = fusion(s_app, prev, delta, m_prev) - s_app
+    torch.nn.init.constant_(fusion.out.bias, -100.0)
+    down = fusion(s_app, prev, delta, m_prev) - s_app
+    assert torch.allclose(up, torch.full_like(up, RESIDUAL_BOUND)) and torch.allclose(down, -up)

@@ -168,6 +168,42 @@ def test_unroll_gap_clip_seeds_state_from_the_seed_frame(data):
     assert float(gap.delta) != float(from_0.delta)  # S_prev is frame 3's label, not frame 0's
 
 
+def test_perturb_label16_dilates_erodes_or_shifts():
+    from reusevos_edge.training.unroll import perturb_label16
+
+    label = torch.zeros(1, 1, 12, 16)
+    label[..., 4:8, 5:10] = 1.0
+    seen = set()
+    for s in range(40):
+        out = perturb_label16(label, torch.Generator().manual_seed(s))
+        area, inside = float(out.sum()), float(out[..., 4:8, 5:10].sum())
+        if area > label.sum():
+            seen.add("dilate")
+            assert inside == 20.0  # a dilation keeps the object
+        elif area < label.sum():
+            seen.add("erode")
+            assert area == 2 * 3 and float(out[..., 5:7, 6:9].sum()) == 6  # one cell off every side
+        else:
+            seen.add("shift or same")
+        assert out.shape == label.shape
+    assert seen == {"dilate", "erode", "shift or same"}
+    a = perturb_label16(label, torch.Generator().manual_seed(3))
+    assert torch.equal(a, perturb_label16(label, torch.Generator().manual_seed(3)))
+
+
+def test_seed_perturb_changes_the_seed_state_only_when_on(data):
+    model = _tiny()
+    seq, clip = data[0], Clip(init=0, seed=2, frames=(3, 4))
+
+    def delta(p: float, s: int) -> float:
+        with torch.no_grad():
+            return float(unroll_clip(model, seq, clip, tau=1.1, m=0.5, m2=0.0, seed_perturb=p,
+                                     gen=torch.Generator().manual_seed(s)).delta)
+
+    assert delta(0.0, 0) == delta(0.0, 1)
+    assert len({delta(1.0, s) for s in range(6)}) > 1  # S_prev differs, so the delta target does
+
+
 def test_fusion_loss_is_mse_of_the_fused_score(data):
     """fuse = mean over computed frames of MSE(fused score, label at 1/16); untrained, the fusion passes the
     appearance score through (zero last conv), so the term equals MSE(score generator output, label)."""

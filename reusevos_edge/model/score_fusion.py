@@ -8,9 +8,12 @@ to a dog). The fusion sees three maps at 1/16 and nothing else:
 - ``s_prop = S_prev + delta``: the last computed score moved by the template-matching delta;
 - ``m_prev``: the previous frame's output mask (block mean at 1/16).
 
-It adds a residual to ``s_app`` (its last conv starts at zero, so an untrained fusion passes ``s_app``
-through). It sees no backbone features on purpose: it can learn where to trust the appearance score,
-not what objects of the 30 training videos look like.
+It adds a bounded residual, ``B tanh(r / B)`` with B = 0.5, to ``s_app`` (its last conv starts at zero,
+so an untrained fusion passes ``s_app`` through). The bound keeps the appearance score in charge where it
+is confident: the fusion can lift a half-seen part over the 0.5 mask level or push a look-alike under it,
+but cannot paint object where the appearance model sees clear background; without it, the previous mask
+feeds back through the fusion and the mask grows frame by frame. It sees no backbone features on purpose:
+it can learn where to trust the appearance score, not what objects of the 30 training videos look like.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from torch import nn
 from .layers import conv1x1, conv3x3
 
 DILATIONS = (1, 2, 4)  # receptive field 15 cells at 1/16 (240 px of a 384x672 frame)
+RESIDUAL_BOUND = 0.5  # the fusion's reach in score units
 
 
 class ScoreFusion(nn.Module):
-    """(s_app, prev_score, delta, m_prev), each Bx1xh16xw16 -> fused score Bx1xh16xw16 = s_app + residual."""
+    """(s_app, prev_score, delta, m_prev), each Bx1xh16xw16 -> fused score Bx1xh16xw16 = s_app + B tanh(r / B)."""
 
     def __init__(self, *, ch: int) -> None:
         super().__init__()
@@ -41,4 +45,4 @@ class ScoreFusion(nn.Module):
     def forward(self, s_app: torch.Tensor, prev_score: torch.Tensor, delta: torch.Tensor,
                 m_prev: torch.Tensor) -> torch.Tensor:
         x = torch.cat([s_app, prev_score + delta, m_prev], dim=1)
-        return s_app + self.out(self.body(x))
+        return s_app + RESIDUAL_BOUND * torch.tanh(self.out(self.body(x)) / RESIDUAL_BOUND)

@@ -61,8 +61,9 @@ def cache_sequence(model: ReuseVOS, name: str, frames: np.ndarray, masks: np.nda
 
 
 def cache_key(model: ReuseVOS) -> str:
-    """Digest of what cached features and fits depend on: backbone tensors, fit settings, projection init."""
-    h = hashlib.sha256(repr(model.config.fit).encode())
+    """Digest of what cached features and fits depend on: backbone tensors, first-frame fit settings, projection init."""
+    fit = model.config.fit
+    h = hashlib.sha256(repr((fit.init_cg_iters, fit.reg_project, fit.reg_filter, fit.aug_copies)).encode())
     state = model.state_dict()
     for name in sorted(k for k in state if k.startswith(BACKBONE_PREFIXES) or k == "score_generator.project_init"):
         h.update(name.encode())

@@ -27,7 +27,7 @@ class TrainConfig:
 
     Ours: score_jitter (see ``unroll_clip``); gap_prob / max_gap: the share of clips whose tracked frames
     start 1..max_gap frames after the init frame (the first-frame appearance model gone stale, as deep
-    into a video at inference).
+    into a video at inference); seed_perturb: see ``unroll_clip``.
     """
 
     epochs: int = 260
@@ -47,6 +47,7 @@ class TrainConfig:
     score_jitter: float = 0.25
     gap_prob: float = 0.5
     max_gap: int = 40
+    seed_perturb: float = 0.5
     seed: int = 0
 
 
@@ -152,7 +153,7 @@ class Trainer:
                                max_gap=cfg.max_gap, gap_prob=cfg.gap_prob)
             flip = cfg.flip and bool(torch.rand(1, generator=self.gen) < 0.5)
             losses = unroll_clip(self.model, seq, clip, tau=cfg.tau, m=m, m2=cfg.m2, flip=flip,
-                                 score_jitter=cfg.score_jitter, gen=self.gen)
+                                 score_jitter=cfg.score_jitter, seed_perturb=cfg.seed_perturb, gen=self.gen)
             (losses.total / cfg.batch).backward()
             for t in TERMS:
                 sums[t] += float(getattr(losses, t).detach())

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model.reusevos import ReuseVOS
+from ..model.score_generator import shift
 from .feature_cache import FEATURES, CachedSequence
 from .losses import delta_loss, gate_probability_loss, mask_iou, mask_loss
 
@@ -89,13 +90,26 @@ def first_frame_fit(model: ReuseVOS, seq: CachedSequence, index: int, flip: bool
     return seq.fits[key]
 
 
+def perturb_label16(label16: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """A stand-in for an imperfect previous output at 1/16: the label dilated by 1-2 cells, eroded by one,
+    or shifted by up to 2 cells (one of the four, uniformly). Bx1xhxw -> Bx1xhxw."""
+    kind = _randint(0, 3, gen)
+    if kind <= 1:
+        r = kind + 1
+        return F.max_pool2d(label16, 2 * r + 1, stride=1, padding=r)
+    if kind == 2:
+        return -F.max_pool2d(-label16, 3, stride=1, padding=1)
+    return shift(label16, _randint(-2, 2, gen), _randint(-2, 2, gen))
+
+
 def _mask16(logits: torch.Tensor) -> torch.Tensor:
     """Output logits Bx1xHxW -> the mask at 1/16 the tracker keeps (block mean of the probability), no grad."""
     return F.avg_pool2d(torch.sigmoid(logits.detach()), 16)
 
 
 def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: Clip | list[int], *, tau: float, m: float, m2: float,
-                flip: bool = False, score_jitter: float = 0.0, gen: torch.Generator | None = None) -> ClipLosses:
+                flip: bool = False, score_jitter: float = 0.0, seed_perturb: float = 0.0,
+                gen: torch.Generator | None = None) -> ClipLosses:
     """Run the clip: the init frame fits the score generator (without grad) and builds the template; the
     seed frame's label gives S, R and the previous mask; tracked frames are gated with ``P_gate >= tau``
     as in the paper's training. Loss = BCE + MSE(delta) + gate-probability + MSE(fused score, label).
@@ -110,7 +124,10 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: Clip | list[int], *,
     proj_w, filter_w = first_frame_fit(model, seq, clip.init, flip)
     template = model.template_builder(first["f8"], first["mask8"])
     seed = first if clip.seed == clip.init else _frame(seq, clip.seed, flip)
-    prev_score, last_mask, prev_mask16 = seed["mask16"], seed["mask"], seed["mask16"]
+    state16 = seed["mask16"]
+    if seed_perturb > 0 and float(torch.rand(1, generator=gen)) < seed_perturb:
+        state16 = perturb_label16(state16, gen)
+    prev_score, last_mask, prev_mask16 = state16, seed["mask"], state16
     prev_refined = model.refine_deep(seed["f16"], seed["f32"], prev_score)
     bce, dl, gl, fl, reused = [], [], [], [], 0
     for i in clip.frames:
