@@ -28,7 +28,6 @@ OBJECT_STATE = (
     ("template", "template_build", "outputs", "template"),
     ("score", "score_gen", "outputs", "score"),
     ("refined", "refine_deep", "outputs", "refined"),
-    ("mask16", "score_gen", "inputs", "prev_mask"),
     ("proj_w", "score_init", "outputs", "proj_w"),
     ("filter_w", "score_init", "outputs", "filter_w"),
     ("mem_feats", "score_update", "inputs", "mem_feats"),

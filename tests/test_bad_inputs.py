@@ -299,25 +299,3 @@ def test_parse_size_rejects(text):
 def test_parse_size_accepts():
     assert parse_size("288x512") == (288, 512)
     assert parse_size("64X96") == (64, 96)
-
-
-def test_checkpoint_partial_keeps_the_modules_it_lacks(tmp_path, tiny):
-    """partial=True (training's --init): absent head tensors keep their initialisation and are listed;
-    present ones load; unexpected or mis-shaped tensors are still refused."""
-    tensors = {k: v + 1 for k, v in _head(tiny).items()}
-    lacking = sorted(k for k in tensors if k.startswith("score_fusion."))
-    for k in lacking:
-        del tensors[k]
-    path = _write(tmp_path / "old.safetensors", tensors)
-    model = build_model("tiny", use_default_checkpoint=False)
-    init = {k: v.clone() for k, v in model.state_dict().items()}
-    assert load_checkpoint(model, path, partial=True) == lacking
-    state = model.state_dict()
-    for k in lacking:
-        assert torch.equal(state[k], init[k]), k
-    assert torch.equal(state["gate.conv2.bias"], tensors["gate.conv2.bias"])
-    with pytest.raises(InputError, match="missing keys"):  # not partial: strict as ever
-        load_checkpoint(build_model("tiny", use_default_checkpoint=False), path)
-    bad = _write(tmp_path / "bad.safetensors", {**tensors, "gate.extra.weight": torch.zeros(2)})
-    with pytest.raises(InputError, match="unexpected keys"):
-        load_checkpoint(build_model("tiny", use_default_checkpoint=False), bad, partial=True)

@@ -204,22 +204,6 @@ def test_seed_perturb_changes_the_seed_state_only_when_on(data):
     assert len({delta(1.0, s) for s in range(6)}) > 1  # S_prev differs, so the delta target does
 
 
-def test_fusion_loss_is_mse_of_the_fused_score(data):
-    """fuse = mean over computed frames of MSE(fused score, label at 1/16); untrained, the fusion passes the
-    appearance score through (zero last conv), so the term equals MSE(score generator output, label)."""
-    model = _tiny()
-    seq = data[0]
-    with torch.no_grad():
-        losses = unroll_clip(model, seq, [0, 1, 2], tau=1.1, m=0.5, m2=0.0)
-        proj_w, filter_w, _, _ = model.score_generator.init_fit(seq.feats["f16"][:1].float(), seq.mask16[:1])
-        expected = torch.stack([F.mse_loss(model.score_generator(seq.feats["f16"][i : i + 1].float(), proj_w, filter_w)[0],
-                                           seq.mask16[i : i + 1]) for i in (1, 2)]).mean()
-        reused = unroll_clip(model, seq, [0, 1, 2], tau=0.0, m=0.5, m2=0.0)
-    assert float(losses.fuse) == pytest.approx(float(expected), rel=1e-5)
-    assert float(reused.fuse) == 0.0  # no computed frame, no fusion term
-    assert float(losses.total) == pytest.approx(float(losses.bce + losses.delta + losses.gate + losses.fuse))
-
-
 def test_unroll_clip_gating_and_grads(data):
     model = _tiny()
     model.train()
@@ -231,7 +215,6 @@ def test_unroll_clip_gating_and_grads(data):
     for losses in (never, always):
         for term in (losses.bce, losses.delta, losses.gate, losses.total):
             assert torch.isfinite(term) and term.requires_grad
-    assert never.fuse.requires_grad  # computed frames train the score fusion
     for p in model.backbone_parameters():
         p.requires_grad_(False)
     model.zero_grad(set_to_none=True)
@@ -348,7 +331,7 @@ def test_cli_trains_and_writes_checkpoint(davis2016_tree, tmp_path, capsys):
     out_text = capsys.readouterr().out
     assert "done: epoch 1" in out_text
     # --no-progress still logs one line per epoch with the loss terms and the reuse rate
-    assert re.search(r"^epoch 1/1 loss [0-9.]+ bce [0-9.]+ delta [0-9.]+ gate [0-9.]+ fuse [0-9.]+ reuse [0-9.]+ \(\d+ s\)$",
+    assert re.search(r"^epoch 1/1 loss [0-9.]+ bce [0-9.]+ delta [0-9.]+ gate [0-9.]+ reuse [0-9.]+ \(\d+ s\)$",
                      out_text, flags=re.M)
 
 
@@ -359,17 +342,6 @@ def test_cli_resume_without_state_and_bad_size(davis2016_tree, tmp_path, capsys)
     assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--size", "65x96")) == 2
     assert "--size" in capsys.readouterr().err
     assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--size", "big")) == 2
-
-
-def test_cli_init_from_a_checkpoint_without_the_fusion(davis2016_tree, tmp_path, capsys):
-    """--init accepts a head checkpoint from before the score fusion existed and says what it left at init."""
-    from safetensors.torch import save_file
-
-    heads = {k: v for k, v in _heads(_tiny()).items() if not k.startswith("score_fusion.")}
-    old = tmp_path / "old.safetensors"
-    save_file({k: v.contiguous() for k, v in heads.items()}, str(old), metadata={"variant": "tiny"})
-    assert train_main(_cli_args(davis2016_tree, tmp_path / "run", "--init", str(old))) == 0
-    assert "keep their initialisation (score_fusion)" in capsys.readouterr().out
 
 
 def test_feature_cache_on_disk_round_trip(davis2016_tree, tmp_path):

@@ -10,7 +10,6 @@ import torch
 
 from ..data.davis import DavisDataset
 from ..errors import InputError
-from ..model.checkpoint import load_checkpoint
 from ..model.registry import DEFAULT_MODEL, build_model, parse_size
 from ..training.feature_cache import cache_dataset
 from ..training.trainer import TrainConfig, Trainer, init_distributed
@@ -29,8 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequences", default=None, help="comma-separated names instead of --split")
     p.add_argument("--size", default=DEFAULT_TRAIN_SIZE, help="model frame size HxW (multiples of 32)")
     p.add_argument("--out", required=True)
-    p.add_argument("--init", default=None,
-                   help="start from this head checkpoint (modules it lacks keep their initialisation)")
+    p.add_argument("--init", default=None, help="start from this head checkpoint")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
     p.add_argument("--cache-dir", default=None,
                    help="keep backbone features and first-frame fits here and reuse them in later runs")
@@ -49,12 +47,7 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(max(torch.get_num_threads() // (2 if distributed else 1), 1))
     height, width = parse_size(args.size)
     cfg = TrainConfig(**{k: getattr(args, k) for k in vars(TrainConfig())})
-    model = build_model(args.model, use_default_checkpoint=False, seed=cfg.seed)
-    if args.init:
-        kept = load_checkpoint(model, args.init, partial=True)
-        if kept:
-            print(f"--init {args.init}: {len(kept)} tensors not in it keep their initialisation "
-                  f"({', '.join(sorted({k.split('.')[0] for k in kept}))})", flush=True)
+    model = build_model(args.model, checkpoint=args.init, use_default_checkpoint=False, seed=cfg.seed)
     dataset = DavisDataset(root=args.davis, res=args.res)
     names = args.sequences.split(",") if args.sequences else None
     seqs = dataset.sequences(split=args.split, names=names)

@@ -58,13 +58,11 @@ def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     return state, {}
 
 
-def load_checkpoint(model: ReuseVOS, path: str | Path, *, partial: bool = False) -> list[str]:
-    """Load ``path`` into ``model`` strictly; returns the head tensors it did not hold (always [] unless partial).
+def load_checkpoint(model: ReuseVOS, path: str | Path) -> None:
+    """Load ``path`` into ``model`` strictly.
 
     Every head tensor must be present with the right shape and nothing unexpected may appear.
     Backbone tensors are all-or-nothing: absent keeps the backbone as built (ImageNet for lite0).
-    partial: head tensors the checkpoint lacks keep their initialisation (a starting point for training
-    a model that gained a module); unexpected or mis-shaped tensors are still refused.
     """
     path = Path(path)
     tensors, meta = _read_tensors(path)
@@ -79,8 +77,6 @@ def load_checkpoint(model: ReuseVOS, path: str | Path, *, partial: bool = False)
     backbone = {k for k in expected if k.startswith(BACKBONE_PREFIXES)}
     required = set(expected) - backbone if not backbone & set(tensors) else set(expected)
     missing = sorted(required - set(tensors))
-    kept = missing if partial else []
-    missing = [] if partial else missing
     unexpected = sorted(set(tensors) - set(expected))
     wrong = [f"{k}: {tuple(tensors[k].shape)} != {tuple(expected[k].shape)}"
              for k in required & set(tensors) if tensors[k].shape != expected[k].shape]
@@ -89,6 +85,5 @@ def load_checkpoint(model: ReuseVOS, path: str | Path, *, partial: bool = False)
                  f"wrong shapes {wrong[:6]}" * bool(wrong)]
         raise InputError(f"checkpoint {path} does not fit model '{model.config.name}': " + "; ".join(p for p in parts if p))
     with torch.no_grad():
-        for k in required - set(kept):
+        for k in required:
             expected[k].copy_(tensors[k])
-    return kept

@@ -29,7 +29,6 @@ class HeadConfig:
 
     deep_ch: refinement width at f32/f16, also the channels of the stored refined feature R.
     shallow_ch: refinement widths at f8 and f4 (these stages run on every frame).
-    fusion_ch: width of the score fusion (appearance score + propagated score + previous mask).
     """
 
     proj_ch: int = 96
@@ -42,7 +41,6 @@ class HeadConfig:
     gate_hidden: int = 16
     translator_ch: int = 48
     gate_open_init: float = 0.15
-    fusion_ch: int = 16
 
 
 @dataclass(frozen=True)

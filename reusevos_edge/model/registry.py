@@ -25,7 +25,7 @@ CONFIGS: dict[str, ModelConfig] = {
     "tiny": ModelConfig(
         name="tiny", backbone="tiny", channels=TINY_CHANNELS,
         head=HeadConfig(proj_ch=8, deep_ch=8, shallow_ch=(8, 8), head_ch=4, tm_ch=8, tm_groups=2, blend_groups=4,
-                        gate_hidden=4, translator_ch=4, fusion_ch=4),
+                        gate_hidden=4, translator_ch=4),
         fit=ScoreFitConfig(init_cg_iters=(3, 3), update_cg_iters=2, aug_copies=3, memory_slots=6, update_every=2),
     ),
     "lite0": ModelConfig(

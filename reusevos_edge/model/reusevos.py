@@ -12,7 +12,6 @@ from .config import ModelConfig
 from .refine import RefineDeep, RefineShallow
 from .refine_translator import RefineTranslator
 from .reuse_gate import DeltaGenerator, ReuseGate
-from .score_fusion import ScoreFusion
 from .score_generator import ScoreGenerator
 from .template_matching import TemplateBuilder, TemplateMatcher
 
@@ -20,7 +19,7 @@ BACKBONE_PREFIXES = ("backbone_low.", "backbone_high.")
 
 
 class ReuseVOS(nn.Module):
-    """Backbone (low/high) + score generator and fusion + template/matching + gate + delta + refiner + translator."""
+    """Backbone (low/high) + score generator + template/matching + gate + delta + refiner + translator."""
 
     def __init__(self, *, config: ModelConfig, backbone_low: nn.Module, backbone_high: nn.Module) -> None:
         super().__init__()
@@ -29,7 +28,6 @@ class ReuseVOS(nn.Module):
         self.backbone_low = backbone_low
         self.backbone_high = backbone_high
         self.score_generator = ScoreGenerator(in_ch=c["f16"], proj_ch=h.proj_ch, fit=config.fit)
-        self.score_fusion = ScoreFusion(ch=h.fusion_ch)
         self.template_builder = TemplateBuilder(c8=c["f8"], ch=h.tm_ch, groups=h.tm_groups)
         self.matcher = TemplateMatcher(c8=c["f8"], ch=h.tm_ch, groups=h.tm_groups, blend_groups=h.blend_groups)
         self.gate = ReuseGate(ch=h.tm_ch, hidden=h.gate_hidden, open_init=h.gate_open_init)

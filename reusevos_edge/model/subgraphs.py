@@ -59,11 +59,10 @@ class ScoreInit(nn.Module):
 class ScoreGen(nn.Module):
     def __init__(self, m: ReuseVOS) -> None:
         super().__init__()
-        self.net, self.fusion = m.score_generator, m.score_fusion
+        self.net = m.score_generator
 
-    def forward(self, f16, proj_w, filter_w, prev_score, delta, prev_mask):
-        s_app, feat = self.net(f16, proj_w, filter_w)
-        return self.fusion(s_app, prev_score, delta, prev_mask), feat
+    def forward(self, f16, proj_w, filter_w):
+        return tuple(self.net(f16, proj_w, filter_w))
 
 
 class ScoreUpdate(nn.Module):
@@ -134,11 +133,8 @@ def build_subgraphs(model: ReuseVOS, *, height: int, width: int) -> list[Subgrap
         ("score_init", ScoreInit, _spec(f16=f16, label16=score),
          _spec(proj_w=(P, c["f16"], 1, 1), filter_w=(1, P, 3, 3), mem_feats=(A, P, *s16), mem_labels=(A, 1, *s16)),
          "first-frame Gauss-Newton/CG fit of the score generator on augmented copies"),
-        ("score_gen", ScoreGen, _spec(f16=f16, proj_w=(P, c["f16"], 1, 1), filter_w=(1, P, 3, 3), prev_score=score,
-                                      delta=score, prev_mask=score),
-         _spec(score=score, feat=(1, P, *s16)),
-         "coarse target score at 1/16 (appearance score fused with the propagated score and the previous mask) "
-         "and the projected feature for memory"),
+        ("score_gen", ScoreGen, _spec(f16=f16, proj_w=(P, c["f16"], 1, 1), filter_w=(1, P, 3, 3)),
+         _spec(score=score, feat=(1, P, *s16)), "coarse target score at 1/16 and the projected feature for memory"),
         ("score_update", ScoreUpdate, _spec(mem_feats=(M, P, *s16), mem_labels=(M, 1, *s16), mem_weights=(M,),
                                             filter_w=(1, P, 3, 3)),
          _spec(filter_w_new=(1, P, 3, 3)), "periodic filter update over the weighted sample memory"),

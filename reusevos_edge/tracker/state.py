@@ -43,7 +43,6 @@ class ObjectState:
     """Everything the tracker keeps for one object between frames.
 
     template 1xTxT; score (S, last computed frame) 1x1xh16xw16; refined (R) 1xCxh16xw16;
-    mask16 (the previous frame's output mask, block mean at 1/16) 1x1xh16xw16;
     proj_w PxC16x1x1 and filter_w 1xPx3x3 (its score generator); memory of past samples.
     """
 
@@ -51,7 +50,6 @@ class ObjectState:
     template: np.ndarray
     score: np.ndarray
     refined: np.ndarray
-    mask16: np.ndarray
     proj_w: np.ndarray
     filter_w: np.ndarray
     memory: SampleMemory

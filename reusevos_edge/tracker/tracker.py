@@ -3,8 +3,7 @@
 Per frame: ``backbone_low`` once; per object ``match_gate`` -> P_gate. Reuse (P_gate > tau, within
 the keyframe bound) runs ``refine_translate`` + ``refine_shallow``; a computed frame runs
 ``backbone_high`` (once per frame, shared), ``score_gen``, ``refine_deep``, ``refine_shallow`` and
-every few computed frames ``score_update``. S and R are overwritten on computed frames only; the
-previous frame's mask at 1/16 (an input of ``score_gen``'s fusion) on every frame.
+every few computed frames ``score_update``. S and R are overwritten on computed frames only.
 """
 
 from __future__ import annotations
@@ -143,7 +142,7 @@ class Tracker:
         fit = self._run("score_init", rec, f16=high["f16"], label16=label16)
         refined = self._run("refine_deep", rec, f16=high["f16"], f32=high["f32"], score=label16)["refined"]
         memory = SampleMemory.from_init(feats=fit["mem_feats"], labels=fit["mem_labels"], slots=self.memory_slots)
-        self.objects[obj_id] = ObjectState(obj_id=obj_id, template=template, score=label16, refined=refined, mask16=label16,
+        self.objects[obj_id] = ObjectState(obj_id=obj_id, template=template, score=label16, refined=refined,
                                            proj_w=fit["proj_w"], filter_w=fit["filter_w"], memory=memory,
                                            first_frame=self.frame_index)
         rec.objects[obj_id] = ObjectRecord(p_gate=None, decision="init")
@@ -166,20 +165,18 @@ class Tracker:
             obj.consecutive_reuse += 1
             obj.reused_frames += 1
         else:
-            score, refined, feat = self._compute(ctx, obj, gate["delta"])
+            score, refined, feat = self._compute(ctx, obj)
         logits = self._run("refine_shallow", rec, f4=ctx.f4, f8=ctx.f8, refined=refined, score=score)["mask_logits"]
         prob = logits_to_prob(logits, height=self.height, width=self.width)  # at the model frame size
-        obj.mask16 = block_mean(prob, 16)
         if feat is not None:
-            self._remember(rec, obj, feat, obj.mask16)
+            self._remember(rec, obj, feat, block_mean(prob, 16))
         rec.objects[obj.obj_id] = ObjectRecord(p_gate=p_gate, decision="reuse" if reuse else "compute")
         return resize_prob(prob, height=self.frame_size[0], width=self.frame_size[1])
 
-    def _compute(self, ctx: _FrameContext, obj: ObjectState, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _compute(self, ctx: _FrameContext, obj: ObjectState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Full path: S and R are recomputed and stored; returns (score, refined, projected feature)."""
         rec, high = ctx.record, ctx.high()
-        out = self._run("score_gen", rec, f16=high["f16"], proj_w=obj.proj_w, filter_w=obj.filter_w,
-                        prev_score=obj.score, delta=delta, prev_mask=obj.mask16)
+        out = self._run("score_gen", rec, f16=high["f16"], proj_w=obj.proj_w, filter_w=obj.filter_w)
         refined = self._run("refine_deep", rec, f16=high["f16"], f32=high["f32"], score=out["score"])["refined"]
         obj.score, obj.refined, obj.consecutive_reuse = out["score"], refined, 0
         obj.computed_frames += 1

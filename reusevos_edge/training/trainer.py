@@ -18,7 +18,7 @@ from .feature_cache import CachedSequence
 from .losses import margin
 from .unroll import sample_clip, unroll_clip
 
-TERMS = ("bce", "delta", "gate", "fuse")  # ClipLosses terms logged per epoch
+TERMS = ("bce", "delta", "gate")  # ClipLosses terms logged per epoch
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class Trainer:
             self.save()
             if self.rank == 0:  # one line per epoch, also when the bar is off (logs of unattended runs)
                 print(f"epoch {stats['epoch']}/{self.cfg.epochs} loss {stats['loss']:.4f} bce {stats['bce']:.4f} "
-                      f"delta {stats['delta']:.4f} gate {stats['gate']:.4f} fuse {stats['fuse']:.4f} reuse {stats['reuse_rate']:.2f} "
+                      f"delta {stats['delta']:.4f} gate {stats['gate']:.4f} reuse {stats['reuse_rate']:.2f} "
                       f"({stats['seconds']:.0f} s)", flush=True)
         return self.history
 

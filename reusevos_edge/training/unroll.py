@@ -18,7 +18,7 @@ class Clip:
     """Frame indices of one training clip.
 
     init: the tracker's first frame (score-generator fit and template); seed: the frame whose ground
-    truth stands in for the last output before ``frames`` (S, R and the previous mask), = init for a
+    truth stands in for the last computed state before ``frames`` (S and R), = init for a
     contiguous clip, later for a clip that tracks deep into the video (where the first-frame appearance
     model has gone stale, as at inference); frames: the tracked frames, increasing, all after seed.
     """
@@ -35,21 +35,17 @@ class Clip:
 
 @dataclass
 class ClipLosses:
-    """Mean loss terms over the clip's tracked frames (scalars with grad) and how many frames reused.
-
-    fuse: MSE of the fused score against the label at 1/16 on computed frames (0 when none computed).
-    """
+    """Mean loss terms over the clip's tracked frames (scalars with grad) and how many frames reused."""
 
     bce: torch.Tensor
     delta: torch.Tensor
     gate: torch.Tensor
-    fuse: torch.Tensor
     reused: int
     frames: int
 
     @property
     def total(self) -> torch.Tensor:
-        return self.bce + self.delta + self.gate + self.fuse
+        return self.bce + self.delta + self.gate
 
 
 def _randint(low: int, high: int, gen: torch.Generator) -> int:
@@ -102,22 +98,19 @@ def perturb_label16(label16: torch.Tensor, gen: torch.Generator) -> torch.Tensor
     return shift(label16, _randint(-2, 2, gen), _randint(-2, 2, gen))
 
 
-def _mask16(logits: torch.Tensor) -> torch.Tensor:
-    """Output logits Bx1xHxW -> the mask at 1/16 the tracker keeps (block mean of the probability), no grad."""
-    return F.avg_pool2d(torch.sigmoid(logits.detach()), 16)
-
-
 def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: Clip | list[int], *, tau: float, m: float, m2: float,
                 flip: bool = False, score_jitter: float = 0.0, seed_perturb: float = 0.0,
                 gen: torch.Generator | None = None) -> ClipLosses:
     """Run the clip: the init frame fits the score generator (without grad) and builds the template; the
-    seed frame's label gives S, R and the previous mask; tracked frames are gated with ``P_gate >= tau``
-    as in the paper's training. Loss = BCE + MSE(delta) + gate-probability + MSE(fused score, label).
+    seed frame's label gives S and R; tracked frames are gated with ``P_gate >= tau`` as in the paper's
+    training. Loss = BCE + MSE(delta) + gate-probability.
 
     clip: a :class:`Clip`, or a list [init, tracked...] (contiguous).
-    score_jitter: a computed frame's appearance score is scaled by U(1 - j, 1 + j) (``gen``), so neither
-    the fusion nor the decoder learns one calibration of the score generator (fits on unseen videos come
-    out weaker or stronger).
+    score_jitter: a computed frame's score is scaled by U(1 - j, 1 + j) (``gen``), so the decoder does
+    not learn one calibration of the score generator (fits on unseen videos come out weaker or stronger).
+    seed_perturb: probability that the seed S is a perturbed label (:func:`perturb_label16`), as after a
+    few imperfect frames at inference, so the delta-generator and the refine-translator learn to correct
+    an S that is too big, too small or off.
     """
     clip = clip if isinstance(clip, Clip) else Clip.contiguous(list(clip))
     first = _frame(seq, clip.init, flip)
@@ -127,12 +120,12 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: Clip | list[int], *,
     state16 = seed["mask16"]
     if seed_perturb > 0 and float(torch.rand(1, generator=gen)) < seed_perturb:
         state16 = perturb_label16(state16, gen)
-    prev_score, last_mask, prev_mask16 = state16, seed["mask"], state16
+    prev_score, last_mask = state16, seed["mask"]
     prev_refined = model.refine_deep(seed["f16"], seed["f32"], prev_score)
-    bce, dl, gl, fl, reused = [], [], [], [], 0
+    bce, dl, gl, reused = [], [], [], 0
     for i in clip.frames:
         fr = _frame(seq, i, flip)
-        d = model.matcher(fr["f8"], prev_score.detach(), template)
+        d = model.matcher(fr["f8"], prev_score, template)
         p_gate, delta = model.gate(d), model.delta_generator(d)
         dl.append(delta_loss(delta, fr["mask16"], prev_score.detach()))
         gl.append(gate_probability_loss(p_gate, mask_iou(fr["mask"], last_mask), m=m, m2=m2).mean())
@@ -141,16 +134,11 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: Clip | list[int], *,
             reused += 1
         else:
             with torch.no_grad():
-                s_app, _ = model.score_generator(fr["f16"], proj_w, filter_w)
+                score, _ = model.score_generator(fr["f16"], proj_w, filter_w)
                 if score_jitter > 0:
-                    s_app = s_app * (1.0 + score_jitter * (2.0 * float(torch.rand(1, generator=gen)) - 1.0))
-            score = model.score_fusion(s_app, prev_score.detach(), delta, prev_mask16)
-            fl.append(F.mse_loss(score, fr["mask16"]))
+                    score = score * (1.0 + score_jitter * (2.0 * float(torch.rand(1, generator=gen)) - 1.0))
             refined = model.refine_deep(fr["f16"], fr["f32"], score)
             prev_score, prev_refined, last_mask = score, refined, fr["mask"]
-        logits = model.refine_shallow(fr["f4"], fr["f8"], refined, score)
-        bce.append(mask_loss(logits, fr["mask"]))
-        prev_mask16 = _mask16(logits)
-    mean = lambda xs: torch.stack(xs).mean() if xs else torch.zeros(())  # noqa: E731
-    return ClipLosses(bce=mean(bce), delta=mean(dl), gate=mean(gl), fuse=mean(fl), reused=reused,
-                      frames=len(clip.frames))
+        bce.append(mask_loss(model.refine_shallow(fr["f4"], fr["f8"], refined, score), fr["mask"]))
+    mean = lambda xs: torch.stack(xs).mean()  # noqa: E731
+    return ClipLosses(bce=mean(bce), delta=mean(dl), gate=mean(gl), reused=reused, frames=len(clip.frames))
