@@ -290,6 +290,24 @@ def test_trainer_end_to_end_roundtrip_and_determinism(data, tmp_path):
     assert _differ(trained, _heads(other))
 
 
+def test_freeze_bn_keeps_the_heads_batchnorm_statistics(data, tmp_path):
+    """freeze_bn (default): the heads' BatchNorm running statistics stay as they started while the other
+    weights train; freeze_bn=False lets them follow the batch-of-one clips."""
+    def stats(model):
+        return {k: v.clone() for k, v in model.head_state_dict().items() if "running_" in k}
+
+    for freeze in (True, False):
+        model = _tiny()
+        before = stats(model)
+        assert before  # the tiny heads have BatchNorm layers (RRBs, gate)
+        cfg = TrainConfig(epochs=1, clips_per_epoch=2, batch=2, clip_len=3, freeze_bn=freeze)
+        Trainer(model=model, data=data, config=cfg, out=tmp_path / str(freeze), progress=False).train()
+        after = stats(model)
+        changed = [k for k in before if not torch.equal(before[k], after[k])]
+        assert (changed == []) if freeze else any(k.startswith("refine_deep.") for k in changed), changed
+        assert _differ(_heads(model), _heads(_tiny()))
+
+
 def test_resume_matches_straight_run(data, tmp_path):
     straight, _ = _train(tmp_path / "straight", data, epochs=2)
     _train(tmp_path / "split", data, epochs=1)
