@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reusevos_edge.cli.eval import _config, _selected, add_runner_args, evaluate_one, make_runner, run_cli
+from reusevos_edge.cli.eval import _config, _selected, add_runner_args, evaluate_one, make_runner, run_cli, tracker_config
 from reusevos_edge.errors import InputError
 from reusevos_edge.metrics.report import overall_json, sequence_json, summarize, write_json
 
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--taus", default=DEFAULT_TAUS, help=f"comma-separated thresholds (default {DEFAULT_TAUS})")
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--progress", action="store_true", help="show per-sequence progress bars")
-    add_runner_args(p)  # --model --checkpoint --size --tau (unused) --keyframe-bound --bundle
+    add_runner_args(p)  # --model --checkpoint --size --tau (unused) --keyframe-bound --locality-radius --bundle
     return p
 
 
@@ -76,15 +76,14 @@ def _atomic_bytes(path: Path, data: bytes) -> None:
 
 def sweep(args: argparse.Namespace, taus: list[float]) -> list[dict]:
     """One entry per tau: {"tau", "overall": overall_json, "sequences": {name: sequence_json}}."""
-    from reusevos_edge.tracker.tracker import Tracker, TrackerConfig
+    from reusevos_edge.tracker.tracker import Tracker
 
-    if args.keyframe_bound is not None and args.keyframe_bound < 0:
-        raise InputError(f"--keyframe-bound {args.keyframe_bound}: expected an integer >= 0")
+    configs = [tracker_config(args, tau=tau) for tau in taus]  # every option checked before any run
     sequences = _selected(args)
     runner = make_runner(args)  # loaded once, shared by every tau
     rows = []
-    for tau in taus:
-        tracker = Tracker(runner=runner, config=TrackerConfig(tau=tau, keyframe_bound=args.keyframe_bound))
+    for tau, config in zip(taus, configs):
+        tracker = Tracker(runner=runner, config=config)
         results = [evaluate_one(tracker, seq, progress=args.progress) for seq in sequences]
         overall = overall_json(summarize(results))
         rows.append({"tau": tau, "overall": overall, "sequences": {r.name: sequence_json(r) for r in results}})

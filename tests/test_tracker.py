@@ -300,3 +300,46 @@ def test_fuse_labels_maps_ids():
     # insertion order does not matter
     np.testing.assert_array_equal(fuse_labels({200: b, 7: a}, (2, 3)), out)
     assert (fuse_labels({}, (2, 3)) == 0).all() and fuse_labels({}, (2, 3)).shape == (2, 3)
+
+
+def test_locality_window_dilates_the_covered_cells():
+    from reusevos_edge.tracker.frames import locality_window
+
+    mask16 = np.zeros((1, 1, 6, 8), np.float32)
+    mask16[0, 0, 2, 3] = 0.5
+    mask16[0, 0, 5, 7] = 0.05  # under 10% coverage: not covered
+    window = locality_window(mask16, 1)
+    assert window.shape == mask16.shape
+    expected = np.zeros((6, 8), np.float32)
+    expected[1:4, 2:5] = 1.0
+    np.testing.assert_array_equal(window[0, 0], expected)
+    assert locality_window(np.zeros_like(mask16), 2).min() == 1.0  # object lost: search everywhere
+
+
+def test_locality_radius_zeroes_the_score_away_from_the_last_mask(torch_runner, clip):
+    from reusevos_edge.tracker.frames import locality_window
+
+    frames, masks = clip
+    tracker = Tracker(runner=torch_runner, config=TrackerConfig(tau=1.0, locality_radius=0))
+    tracker.step(frames[0], {1: masks[0] == 1})
+    obj = tracker.objects[1]
+    for k, frame in enumerate(frames[1:4]):
+        last = np.zeros_like(obj.last_mask16)  # the untrained tiny model's masks are arbitrary: set one
+        last[0, 0, 1, k + 1] = 1.0
+        obj.last_mask16 = last
+        window = locality_window(last, 0)
+        tracker.step(frame)
+        assert np.all(obj.score[window == 0] == 0.0)
+        assert obj.last_mask16.shape == last.shape
+    free = Tracker(runner=torch_runner, config=TrackerConfig(tau=1.0))
+    free.step(frames[0], {1: masks[0] == 1})
+    free.step(frames[1])
+    assert np.any(free.objects[1].score != 0.0)
+
+
+@pytest.mark.parametrize("radius", [-1, 1.5])
+def test_locality_radius_must_be_a_non_negative_integer(radius):
+    from reusevos_edge.errors import InputError
+
+    with pytest.raises(InputError, match="locality_radius"):
+        TrackerConfig(locality_radius=radius)

@@ -44,6 +44,9 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tau", type=float, default=TrackerConfig.tau, help=f"reuse when P_gate > tau (default {TrackerConfig.tau})")
     parser.add_argument("--keyframe-bound", type=int, default=None,
                         help="at most K consecutive reuse frames per object, then a computed one")
+    parser.add_argument("--locality-radius", type=int, default=TrackerConfig.locality_radius,
+                        help="zero the score beyond R 1/16 cells of the previous mask; -1 = off "
+                             f"(default {TrackerConfig.locality_radius})")
     parser.add_argument("--bundle", type=Path, default=None,
                         help="run an exported runtime bundle instead of PyTorch eager")
 
@@ -90,13 +93,25 @@ def _check_bundle_checkpoint(runner, checkpoint: Path) -> None:
     check_bundle_weights(runner.manifest, model, bundle=str(runner.bundle_dir), checkpoint=str(checkpoint))
 
 
-def make_tracker(args: argparse.Namespace):
-    """A tracker over ``make_runner(args)`` with the gate options from ``args``."""
-    if not 0.0 <= args.tau <= 1.0:
-        raise InputError(f"--tau {args.tau}: expected a probability in [0, 1]")
+def tracker_config(args: argparse.Namespace, *, tau: float | None = None) -> TrackerConfig:
+    """The TrackerConfig the gate options in ``args`` ask for (``tau`` overrides ``args.tau``)."""
+    tau = args.tau if tau is None else tau
+    if tau is None:
+        tau = TrackerConfig.tau
+    if not 0.0 <= tau <= 1.0:
+        raise InputError(f"--tau {tau}: expected a probability in [0, 1]")
     if args.keyframe_bound is not None and args.keyframe_bound < 0:
         raise InputError(f"--keyframe-bound {args.keyframe_bound}: expected an integer >= 0")
-    config = TrackerConfig(tau=args.tau, keyframe_bound=args.keyframe_bound)
+    radius = getattr(args, "locality_radius", TrackerConfig.locality_radius)
+    if radius is not None and radius < -1:
+        raise InputError(f"--locality-radius {radius}: expected an integer >= 0, or -1 for off")
+    return TrackerConfig(tau=tau, keyframe_bound=args.keyframe_bound,
+                         locality_radius=None if radius is None or radius < 0 else radius)
+
+
+def make_tracker(args: argparse.Namespace):
+    """A tracker over ``make_runner(args)`` with the gate options from ``args``."""
+    config = tracker_config(args)
     return Tracker(runner=make_runner(args), config=config)
 
 

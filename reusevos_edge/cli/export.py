@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, MissingExtraError
+from ..tracker.tracker import TrackerConfig
 
 log = logging.getLogger("reusevos_edge.export")
 
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one multifunction package (iOS 18) or one package per subgraph (iOS 17)")
     p.add_argument("--tau", type=float, default=None, help="reuse threshold stored in the manifest and used for parity")
     p.add_argument("--keyframe-bound", type=int, default=None, help="max consecutive reuse frames (default: unbounded)")
+    p.add_argument("--locality-radius", type=int, default=TrackerConfig.locality_radius,
+                   help="score window radius (1/16 cells) stored in the manifest; -1 = off")
     p.add_argument("--frames", type=int, default=20, help="frames of the parity clip")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for every runtime")
     return p
@@ -104,13 +107,11 @@ class _Session:
         from ..model.registry import build_model
         from ..model.subgraphs import build_subgraphs
         from ..runtime.torch_runner import TorchRunner
-        from ..tracker.tracker import TrackerConfig
+        from .eval import tracker_config
 
         self.model = build_model(options.model, checkpoint=options.checkpoint)
         self.subgraphs = build_subgraphs(self.model, height=options.height, width=options.width)
-        defaults = TrackerConfig()
-        self.config = TrackerConfig(tau=defaults.tau if args.tau is None else args.tau,
-                                    keyframe_bound=args.keyframe_bound)
+        self.config = tracker_config(args)
         self.reference = TorchRunner(model=self.model, height=options.height, width=options.width,
                                      threads=args.threads)
         self.args, self._clip = args, None

@@ -38,3 +38,16 @@ def resize_prob(prob: np.ndarray, *, height: int, width: int) -> np.ndarray:
     if prob.shape != (height, width):
         prob = cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR)
     return prob
+
+
+def locality_window(mask16: np.ndarray, radius: int) -> np.ndarray:
+    """1x1xhxw mask coverage at 1/16 -> 1x1xhxw 0/1 window: cells within ``radius`` cells of a covered one.
+
+    A cell counts as covered above 10% coverage; with no covered cell the window is all ones (search everywhere).
+    """
+    covered = mask16[0, 0] > 0.1
+    if not covered.any():
+        return np.ones_like(mask16, dtype=np.float32)
+    k = 2 * radius + 1
+    window = cv2.dilate(covered.astype(np.uint8), np.ones((k, k), np.uint8))
+    return window.astype(np.float32)[None, None]

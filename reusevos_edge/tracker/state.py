@@ -43,7 +43,8 @@ class ObjectState:
     """Everything the tracker keeps for one object between frames.
 
     template 1xTxT; score (S, last computed frame) 1x1xh16xw16; refined (R) 1xCxh16xw16;
-    proj_w PxC16x1x1 and filter_w 1xPx3x3 (its score generator); memory of past samples.
+    proj_w PxC16x1x1 and filter_w 1xPx3x3 (its score generator); memory of past samples;
+    last_mask16 1x1xh16xw16 the coverage of the last frame's mask (for the locality window).
     """
 
     obj_id: int
@@ -54,6 +55,7 @@ class ObjectState:
     filter_w: np.ndarray
     memory: SampleMemory
     first_frame: int
+    last_mask16: np.ndarray | None = None
     consecutive_reuse: int = 0
     computed_frames: int = 0
     reused_frames: int = 0

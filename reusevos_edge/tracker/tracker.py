@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..runtime.base import Runner
-from .frames import block_mean, frame_to_input, logits_to_prob, mask_to_model, resize_prob
+from .frames import block_mean, frame_to_input, locality_window, logits_to_prob, mask_to_model, resize_prob
 from .fusion import fuse_labels
 from .state import FrameRecord, FrameResult, ObjectRecord, ObjectState, SampleMemory
 
@@ -28,14 +28,20 @@ class TrackerConfig:
 
     keyframe_bound: at most this many consecutive reuse frames per object, then a computed frame
     (a drift guard the paper lacks); None = unbounded.
+    locality_radius: on computed frames, zero the score outside the object's previous mask dilated by
+    this many 1/16 cells (a host-side motion prior the paper lacks: distant look-alikes are ignored);
+    None = off.
     """
 
     tau: float = 0.5  # tuned for the bundled lite0 heads (benchmarks/results/tau_sweep.md)
     keyframe_bound: int | None = None
+    locality_radius: int | None = None
 
     def __post_init__(self) -> None:
-        if self.keyframe_bound is not None and self.keyframe_bound < 0:
-            raise InputError(f"keyframe_bound={self.keyframe_bound}: expected a non-negative integer or None")
+        for name in ("keyframe_bound", "locality_radius"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise InputError(f"{name}={value!r}: expected a non-negative integer or None")
 
 
 class _FrameContext:
@@ -144,7 +150,7 @@ class Tracker:
         memory = SampleMemory.from_init(feats=fit["mem_feats"], labels=fit["mem_labels"], slots=self.memory_slots)
         self.objects[obj_id] = ObjectState(obj_id=obj_id, template=template, score=label16, refined=refined,
                                            proj_w=fit["proj_w"], filter_w=fit["filter_w"], memory=memory,
-                                           first_frame=self.frame_index)
+                                           first_frame=self.frame_index, last_mask16=label16)
         rec.objects[obj_id] = ObjectRecord(p_gate=None, decision="init")
 
     def _decide_reuse(self, obj: ObjectState, p_gate: float) -> bool:
@@ -170,6 +176,7 @@ class Tracker:
         prob = logits_to_prob(logits, height=self.height, width=self.width)  # at the model frame size
         if feat is not None:
             self._remember(rec, obj, feat, block_mean(prob, 16))
+        obj.last_mask16 = block_mean((prob > 0.5).astype(np.float32), 16)
         rec.objects[obj.obj_id] = ObjectRecord(p_gate=p_gate, decision="reuse" if reuse else "compute")
         return resize_prob(prob, height=self.frame_size[0], width=self.frame_size[1])
 
@@ -177,10 +184,13 @@ class Tracker:
         """Full path: S and R are recomputed and stored; returns (score, refined, projected feature)."""
         rec, high = ctx.record, ctx.high()
         out = self._run("score_gen", rec, f16=high["f16"], proj_w=obj.proj_w, filter_w=obj.filter_w)
-        refined = self._run("refine_deep", rec, f16=high["f16"], f32=high["f32"], score=out["score"])["refined"]
-        obj.score, obj.refined, obj.consecutive_reuse = out["score"], refined, 0
+        score = out["score"]
+        if self.config.locality_radius is not None:
+            score = score * locality_window(obj.last_mask16, self.config.locality_radius)
+        refined = self._run("refine_deep", rec, f16=high["f16"], f32=high["f32"], score=score)["refined"]
+        obj.score, obj.refined, obj.consecutive_reuse = score, refined, 0
         obj.computed_frames += 1
-        return out["score"], refined, out["feat"]
+        return score, refined, out["feat"]
 
     def _remember(self, rec: FrameRecord, obj: ObjectState, feat: np.ndarray, label16: np.ndarray) -> None:
         """Store the computed frame's projected feature and predicted label (1/16); refit the filter periodically."""
