@@ -102,7 +102,8 @@ def markdown(rows: list[dict], config: dict) -> str:
         "",
         f"model `{config['model']}`, checkpoint `{config['checkpoint']}`, bundle `{config['bundle']}`, "
         f"size {config['size']}, DAVIS `{config['davis']}` {config['res']} "
-        f"{'split ' + str(config['split']) if config['split'] else 'sequences'}, keyframe bound {config['keyframe_bound']}",
+        f"{'split ' + str(config['split']) if config['split'] else 'sequences'}, keyframe bound {config['keyframe_bound']}, "
+        f"locality radius {config.get('locality_radius')}, delta scale {config.get('delta_scale')} (-1 = unbounded / off)",
         "",
         "| tau | J&F | J | F | reuse rate | fps |",
         "|---:|---:|---:|---:|---:|---:|",

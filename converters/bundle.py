@@ -7,6 +7,7 @@ bundle only once the new one is complete.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -101,8 +102,7 @@ def build_manifest(options: ExportOptions, model, subgraphs, result: ExportResul
         "model": {**checkpoint_info(options), "weights_sha256": weights_fingerprint(model)},
         "frame_size": [options.height, options.width],
         "normalisation": normalisation(model),
-        "tracker": {"tau": tracker_config.tau, "keyframe_bound": tracker_config.keyframe_bound,
-                    "locality_radius": tracker_config.locality_radius},
+        "tracker": dataclasses.asdict(tracker_config),
         "fit": {"update_every": fit.update_every, "learning_rate": fit.learning_rate,
                 "memory_slots": fit.memory_slots},
         "subgraphs": subgraph_entries(subgraphs, result.io_names),

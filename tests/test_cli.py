@@ -138,7 +138,7 @@ def test_track_frame_dir_into_empty_out(clip, tmp_path):
     out = tmp_path / "out"
     out.mkdir()  # an empty folder is accepted
     rc = track_cli.main([str(folder), "--mask", str(tmp_path / "first.png"), "--out", str(out),
-                         "--tau", "0", *TINY])
+                         "--tau", "0", "--keyframe-bound", "-1", *TINY])
     assert rc == 0
     records = _check_outputs(out, 5, (48, 64))
     assert all(obj["decision"] == "reuse" for obj in records["frames"][2]["objects"].values())

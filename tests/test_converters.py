@@ -4,6 +4,8 @@ statically off Apple platforms."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import shutil
 import sys
 
@@ -199,8 +201,7 @@ def test_runtime_refuses_a_bundle_whose_files_do_not_match(bundles, tmp_path):
 def test_manifest_describes_the_bundle(bundles, tiny):
     manifest = bundles("onnx").manifest
     assert manifest["frame_size"] == [H, W] and manifest["precision"] == "fp32"
-    assert manifest["tracker"] == {"tau": CONFIG.tau, "keyframe_bound": CONFIG.keyframe_bound,
-                                   "locality_radius": CONFIG.locality_radius}
+    assert manifest["tracker"] == dataclasses.asdict(CONFIG)
     assert [e["name"] for e in manifest["subgraphs"]] == [sg.name for sg in tiny[1]]
     assert {s["name"] for s in manifest["object_state"]} >= {"template", "score", "refined", "filter_w"}
     assert manifest["normalisation"]["in_program"]["mean"] == [0.5, 0.5, 0.5]

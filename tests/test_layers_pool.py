@@ -90,10 +90,10 @@ def test_default_frame_size_is_one_max_pool():
 
 
 @pytest.mark.backend
-@pytest.mark.parametrize("hw", [(64, 96), (288, 512)])
+@pytest.mark.parametrize("hw", [(64, 96), (288, 512), (384, 672)])
 def test_executorch_delegates_the_gate_pooling(hw, tmp_path):
     """match_gate through the real ExecuTorch+XNNPACK export: no pooling op is left on the portable kernels
-    (64x96: non-uniform bins 8x12 -> 7x7; 288x512: the default size, 36x64 -> 7x7)."""
+    (64x96: non-uniform bins 8x12 -> 7x7; 288x512: 36x64 -> 7x7; 384x672, the default size: 48x84 -> 7x7)."""
     pytest.importorskip("executorch.exir")
     from reusevos_edge.converters.executorch_export import export_executorch
     from reusevos_edge.model.registry import build_model

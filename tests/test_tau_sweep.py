@@ -22,7 +22,7 @@ def tau_sweep():
 
 def test_tau_sweep_writes_json_md_png(tau_sweep, davis2016_tree, tmp_path):
     out = tmp_path / "results"
-    argv = ["--davis", str(davis2016_tree), "--model", "tiny", "--size", "64x96", "--taus", "1.0,0.0",
+    argv = ["--davis", str(davis2016_tree), "--model", "tiny", "--size", "64x96", "--taus", "1.0,0.0", "--keyframe-bound", "-1",
             "--out-dir", str(out)]
     assert tau_sweep.main(argv) == 0
     payload = json.loads((out / "tau_sweep.json").read_text())

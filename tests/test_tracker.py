@@ -92,7 +92,7 @@ def test_tau_zero_reuses_every_frame_after_the_first(torch_runner, clip):
 def test_reuse_keeps_last_computed_state(torch_runner, clip):
     """S and R are overwritten on computed frames only: reuse frames read the init frame's S and R (no accumulation)."""
     frames, masks = clip
-    tracker = Tracker(runner=torch_runner, config=TrackerConfig(tau=0.0))
+    tracker = Tracker(runner=torch_runner, config=TrackerConfig(tau=0.0, keyframe_bound=None))
     tracker.step(frames[0], {1: masks[0] == 1})
     score0, refined0 = tracker.objects[1].score.copy(), tracker.objects[1].refined.copy()
     for f in frames[1:4]:
@@ -222,7 +222,7 @@ def test_per_object_gating(torch_runner):
     # frame:        1          2            3            4
     p = {1: [0.9, 0.1, 0.9, 0.1], 2: [0.1, 0.9, 0.9, 0.1]}
     runner = CountingRunner(GateStub(torch_runner, ref, p))
-    tracker = ref["tracker"] = Tracker(runner=runner, config=TrackerConfig(tau=0.5))
+    tracker = ref["tracker"] = Tracker(runner=runner, config=TrackerConfig(tau=0.5, keyframe_bound=None))
     results = [tracker.step(frames[0], {1: masks[0] == 1, 2: masks[0] == 2})]
     assert results[0].record.ran.count("backbone_high") == 1  # two objects initialised, one high backbone
     results += [tracker.step(f) for f in frames[1:]]
@@ -331,7 +331,7 @@ def test_locality_radius_zeroes_the_score_away_from_the_last_mask(torch_runner, 
         tracker.step(frame)
         assert np.all(obj.score[window == 0] == 0.0)
         assert obj.last_mask16.shape == last.shape
-    free = Tracker(runner=torch_runner, config=TrackerConfig(tau=1.0))
+    free = Tracker(runner=torch_runner, config=TrackerConfig(tau=1.0, locality_radius=None))
     free.step(frames[0], {1: masks[0] == 1})
     free.step(frames[1])
     assert np.any(free.objects[1].score != 0.0)
@@ -343,3 +343,31 @@ def test_locality_radius_must_be_a_non_negative_integer(radius):
 
     with pytest.raises(InputError, match="locality_radius"):
         TrackerConfig(locality_radius=radius)
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.5, 1.0])
+def test_delta_scale_scales_the_delta_on_reuse_frames(torch_runner, clip, scale):
+    """Reuse frames edit S and R with delta_scale * delta (1 = the paper, 0 = S as is, R translated by a zero delta)."""
+    frames, masks = clip
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+
+    class Spy:
+        subgraphs, update_every, learning_rate = torch_runner.subgraphs, torch_runner.update_every, torch_runner.learning_rate
+
+        def run(self, name, feeds):
+            out = torch_runner.run(name, feeds)
+            if name == "match_gate":
+                seen.append((out["delta"], None))
+            if name == "refine_translate":
+                seen[-1] = (seen[-1][0], feeds["delta"])
+            return out
+
+    tracker = Tracker(runner=Spy(), config=TrackerConfig(tau=0.0, keyframe_bound=None, delta_scale=scale))
+    tracker.step(frames[0], {1: masks[0] == 1})
+    score0 = tracker.objects[1].score.copy()
+    result = tracker.step(frames[1])
+    assert result.record.objects[1].decision == "reuse"
+    delta, fed = seen[-1]
+    np.testing.assert_allclose(fed, scale * delta, rtol=1e-6, atol=1e-7)
+    assert np.abs(delta).max() > 0  # the test would not tell the scales apart otherwise
+    np.testing.assert_array_equal(tracker.objects[1].score, score0)  # S itself is kept for the next frame

@@ -41,14 +41,22 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="safetensors checkpoint (with --bundle: checked to be the weights the bundle holds)")
     parser.add_argument("--size", default=default_size, help=f"model frame size HxW (default {default_size})")
-    parser.add_argument("--tau", type=float, default=TrackerConfig.tau, help=f"reuse when P_gate > tau (default {TrackerConfig.tau})")
-    parser.add_argument("--keyframe-bound", type=int, default=None,
-                        help="at most K consecutive reuse frames per object, then a computed one")
-    parser.add_argument("--locality-radius", type=int, default=TrackerConfig.locality_radius,
-                        help="zero the score beyond R 1/16 cells of the previous mask; -1 = off "
-                             f"(default {TrackerConfig.locality_radius})")
+    add_gate_args(parser)
     parser.add_argument("--bundle", type=Path, default=None,
                         help="run an exported runtime bundle instead of PyTorch eager")
+
+
+def add_gate_args(parser: argparse.ArgumentParser) -> None:
+    """The tracker options (TrackerConfig), defaulting to the values tuned for the bundled model."""
+    d = TrackerConfig()
+    parser.add_argument("--tau", type=float, default=d.tau, help=f"reuse when P_gate > tau (default {d.tau})")
+    parser.add_argument("--keyframe-bound", type=int, default=d.keyframe_bound,
+                        help="at most K consecutive reuse frames per object, then a computed one; -1 = unbounded "
+                             f"(default {d.keyframe_bound})")
+    parser.add_argument("--locality-radius", type=int, default=d.locality_radius,
+                        help=f"zero the score beyond R 1/16 cells of the previous mask; -1 = off (default {d.locality_radius})")
+    parser.add_argument("--delta-scale", type=float, default=d.delta_scale,
+                        help=f"scale of the delta map on reuse frames, 1 = the paper (default {d.delta_scale})")
 
 
 def make_runner(args: argparse.Namespace):
@@ -94,19 +102,22 @@ def _check_bundle_checkpoint(runner, checkpoint: Path) -> None:
 
 
 def tracker_config(args: argparse.Namespace, *, tau: float | None = None) -> TrackerConfig:
-    """The TrackerConfig the gate options in ``args`` ask for (``tau`` overrides ``args.tau``)."""
-    tau = args.tau if tau is None else tau
-    if tau is None:
-        tau = TrackerConfig.tau
+    """The TrackerConfig the gate options in ``args`` ask for (``tau`` overrides ``args.tau``; -1 = unbounded/off)."""
+    d = TrackerConfig()
+    tau = getattr(args, "tau", None) if tau is None else tau
+    tau = d.tau if tau is None else tau
     if not 0.0 <= tau <= 1.0:
         raise InputError(f"--tau {tau}: expected a probability in [0, 1]")
-    if args.keyframe_bound is not None and args.keyframe_bound < 0:
-        raise InputError(f"--keyframe-bound {args.keyframe_bound}: expected an integer >= 0")
-    radius = getattr(args, "locality_radius", TrackerConfig.locality_radius)
-    if radius is not None and radius < -1:
-        raise InputError(f"--locality-radius {radius}: expected an integer >= 0, or -1 for off")
-    return TrackerConfig(tau=tau, keyframe_bound=args.keyframe_bound,
-                         locality_radius=None if radius is None or radius < 0 else radius)
+    options = {}
+    for name, flag in (("keyframe_bound", "--keyframe-bound"), ("locality_radius", "--locality-radius")):
+        value = getattr(args, name, getattr(d, name))
+        if value is not None and value < -1:
+            raise InputError(f"{flag} {value}: expected an integer >= 0, or -1 for none")
+        options[name] = None if value is None or value == -1 else value
+    scale = getattr(args, "delta_scale", d.delta_scale)
+    if not 0.0 <= scale <= 1.0:
+        raise InputError(f"--delta-scale {scale}: expected a number in [0, 1]")
+    return TrackerConfig(tau=tau, delta_scale=scale, **options)
 
 
 def make_tracker(args: argparse.Namespace):
@@ -207,7 +218,8 @@ def _config(args: argparse.Namespace) -> dict:
         "davis": str(args.davis), "res": args.res, "split": None if args.sequences else args.split,
         "model": args.model, "checkpoint": str(args.checkpoint) if args.checkpoint else None,
         "bundle": str(args.bundle) if args.bundle else None, "size": args.size,
-        "tau": args.tau, "keyframe_bound": args.keyframe_bound,
+        "tau": args.tau, "keyframe_bound": args.keyframe_bound, "locality_radius": args.locality_radius,
+        "delta_scale": args.delta_scale,
     }
 
 

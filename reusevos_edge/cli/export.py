@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, MissingExtraError
-from ..tracker.tracker import TrackerConfig
+from .eval import add_gate_args
 
 log = logging.getLogger("reusevos_edge.export")
 
@@ -55,10 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="also write the results table as JSON here")
     p.add_argument("--coreml-layout", default="multifunction", choices=COREML_LAYOUTS,
                    help="one multifunction package (iOS 18) or one package per subgraph (iOS 17)")
-    p.add_argument("--tau", type=float, default=None, help="reuse threshold stored in the manifest and used for parity")
-    p.add_argument("--keyframe-bound", type=int, default=None, help="max consecutive reuse frames (default: unbounded)")
-    p.add_argument("--locality-radius", type=int, default=TrackerConfig.locality_radius,
-                   help="score window radius (1/16 cells) stored in the manifest; -1 = off")
+    add_gate_args(p)  # stored in the manifest and used for parity
     p.add_argument("--frames", type=int, default=20, help="frames of the parity clip")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for every runtime")
     return p

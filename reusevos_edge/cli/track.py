@@ -207,7 +207,8 @@ def summary_json(args: argparse.Namespace, clip: Clip, records: list, seconds: f
         "fps": len(records) / seconds if seconds > 0 else None,
         "reuse_rate": reused / gated if gated else None,
         "config": {"model": args.model, "checkpoint": str(args.checkpoint) if args.checkpoint else None,
-                   "size": args.size, "tau": args.tau, "keyframe_bound": args.keyframe_bound},
+                   "size": args.size, "tau": args.tau, "keyframe_bound": args.keyframe_bound,
+                   "locality_radius": args.locality_radius, "delta_scale": args.delta_scale},
         "frames": [record_json(r) for r in records],
     }
 

@@ -15,7 +15,7 @@ from ..training.feature_cache import cache_dataset
 from ..training.trainer import TrainConfig, Trainer, init_distributed
 from .eval import run_cli
 
-DEFAULT_TRAIN_SIZE = "288x512"
+DEFAULT_TRAIN_SIZE = "384x672"
 
 
 def build_parser() -> argparse.ArgumentParser:

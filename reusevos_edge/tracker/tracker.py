@@ -31,17 +31,24 @@ class TrackerConfig:
     locality_radius: on computed frames, zero the score outside the object's previous mask dilated by
     this many 1/16 cells (a host-side motion prior the paper lacks: distant look-alikes are ignored);
     None = off.
+    delta_scale: the delta map is multiplied by this before it edits S and R on reuse frames (1 = the
+    paper). 0 reuses S as is and translates R with a zero delta: the bundled lite0 heads' delta map
+    measured harmful (MODEL_CARD.md).
     """
 
-    tau: float = 0.5  # tuned for the bundled lite0 heads (benchmarks/results/tau_sweep.md)
-    keyframe_bound: int | None = None
-    locality_radius: int | None = None
+    # defaults tuned for the bundled lite0 heads (benchmarks/results/tau_sweep.md, MODEL_CARD.md)
+    tau: float = 0.5
+    keyframe_bound: int | None = 1
+    locality_radius: int | None = 1
+    delta_scale: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("keyframe_bound", "locality_radius"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise InputError(f"{name}={value!r}: expected a non-negative integer or None")
+        if not isinstance(self.delta_scale, (int, float)) or not 0.0 <= self.delta_scale <= 1.0:
+            raise InputError(f"delta_scale={self.delta_scale!r}: expected a number in [0, 1]")
 
 
 class _FrameContext:
@@ -166,8 +173,9 @@ class Tracker:
         reuse = self._decide_reuse(obj, p_gate)
         feat = None
         if reuse:
-            score = obj.score + gate["delta"]
-            refined = self._run("refine_translate", rec, refined_prev=obj.refined, delta=gate["delta"])["refined"]
+            delta = (gate["delta"] * np.float32(self.config.delta_scale)).astype(np.float32)
+            score = obj.score + delta
+            refined = self._run("refine_translate", rec, refined_prev=obj.refined, delta=delta)["refined"]
             obj.consecutive_reuse += 1
             obj.reused_frames += 1
         else:
