@@ -48,9 +48,23 @@ def _export_one(sg):
         torch.onnx.export(
             sg.module.eval(), sg.example_inputs(), str(raw), dynamo=True, opset_version=OPSET,
             input_names=sg.input_names, output_names=sg.output_names, external_data=True,
+            optimize=False,  # torch's optimizer took > 14 min on lite0's score_init at 384x672; onnxslim follows
         )
         model = onnx.load(str(raw), load_external_data=True)
-    return onnxslim.slim(model)
+    return fix_reshape_shapes(onnxslim.slim(model))
+
+
+def fix_reshape_shapes(model):
+    """Cast constant ``Reshape`` shapes to int64 in place (the unoptimized dynamo export writes the empty
+    shape of a view-to-scalar as float64, which ONNX Runtime rejects); returns the model."""
+    from onnx import TensorProto, numpy_helper
+
+    shapes = {node.input[1] for node in model.graph.node if node.op_type == "Reshape" and len(node.input) > 1}
+    for i, init in enumerate(model.graph.initializer):
+        if init.name in shapes and init.data_type != TensorProto.INT64:
+            fixed = numpy_helper.from_array(numpy_helper.to_array(init).astype("int64"), name=init.name)
+            model.graph.initializer[i].CopyFrom(fixed)
+    return model
 
 
 def _save(onnx, model, path: Path) -> None:

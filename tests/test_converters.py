@@ -266,3 +266,23 @@ def test_failed_export_leaves_no_partial_bundle(tiny, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="exporter crashed"):
         bundle_mod.export_bundle(opts, model=model, subgraphs=subgraphs, tracker_config=CONFIG)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_onnx_reshape_to_scalar_with_a_float64_shape_is_fixed():
+    """The unoptimized dynamo export can write a view-to-scalar's empty shape as float64: ORT rejects it until cast."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from reusevos_edge.converters.onnx_export import fix_reshape_shapes
+
+    shape = numpy_helper.from_array(np.zeros((0,), np.float64), name="shape")
+    graph = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])], initializer=[shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    with pytest.raises(Exception, match="tensor\\(double\\)"):
+        ort.InferenceSession(model.SerializeToString())
+    fixed = fix_reshape_shapes(model)
+    out = ort.InferenceSession(fixed.SerializeToString()).run(None, {"x": np.array([3.0], np.float32)})[0]
+    assert out.shape == () and float(out) == 3.0
