@@ -125,6 +125,41 @@ def test_negative_keyframe_bound():
         TrackerConfig(keyframe_bound=-1)
 
 
+@pytest.mark.parametrize("scale", [-0.1, 1.5, "1"])
+def test_delta_scale_out_of_range(scale):
+    with pytest.raises(InputError, match="delta_scale="):
+        TrackerConfig(delta_scale=scale)
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--tau", "1.5"], "--tau 1.5"),
+    (["--keyframe-bound", "-2"], "--keyframe-bound -2"),
+    (["--locality-radius", "-3"], "--locality-radius -3"),
+    (["--delta-scale", "2"], "--delta-scale 2.0"),
+])
+def test_gate_flags_name_the_bad_flag(argv, flag):
+    import argparse
+
+    from reusevos_edge.cli.eval import add_gate_args, tracker_config
+
+    parser = argparse.ArgumentParser()
+    add_gate_args(parser)
+    with pytest.raises(InputError, match=re.escape(flag)):
+        tracker_config(parser.parse_args(argv))
+
+
+def test_gate_flags_minus_one_means_none_and_defaults_are_the_tracker_defaults():
+    import argparse
+
+    from reusevos_edge.cli.eval import add_gate_args, tracker_config
+
+    parser = argparse.ArgumentParser()
+    add_gate_args(parser)
+    assert tracker_config(parser.parse_args([])) == TrackerConfig()
+    config = tracker_config(parser.parse_args(["--keyframe-bound", "-1", "--locality-radius", "-1"]), tau=0.3)
+    assert (config.keyframe_bound, config.locality_radius, config.tau) == (None, None, 0.3)
+
+
 def test_runner_rejects_wrong_feed_shape(runner):
     with pytest.raises(InputError, match=r"subgraph 'backbone_low' input 'image'"):
         runner.run("backbone_low", {"image": np.zeros((1, 3, 32, 32), np.float32)})

@@ -5,7 +5,6 @@ statically off Apple platforms."""
 from __future__ import annotations
 
 import dataclasses
-
 import shutil
 import sys
 

@@ -102,22 +102,19 @@ def _check_bundle_checkpoint(runner, checkpoint: Path) -> None:
 
 
 def tracker_config(args: argparse.Namespace, *, tau: float | None = None) -> TrackerConfig:
-    """The TrackerConfig the gate options in ``args`` ask for (``tau`` overrides ``args.tau``; -1 = unbounded/off)."""
-    d = TrackerConfig()
-    tau = getattr(args, "tau", None) if tau is None else tau
-    tau = d.tau if tau is None else tau
+    """The TrackerConfig the options of ``add_gate_args`` ask for (``tau`` overrides ``args.tau``; -1 = unbounded/off)."""
+    tau = args.tau if tau is None else tau
     if not 0.0 <= tau <= 1.0:
         raise InputError(f"--tau {tau}: expected a probability in [0, 1]")
     options = {}
     for name, flag in (("keyframe_bound", "--keyframe-bound"), ("locality_radius", "--locality-radius")):
-        value = getattr(args, name, getattr(d, name))
+        value = getattr(args, name)
         if value is not None and value < -1:
             raise InputError(f"{flag} {value}: expected an integer >= 0, or -1 for none")
-        options[name] = None if value is None or value == -1 else value
-    scale = getattr(args, "delta_scale", d.delta_scale)
-    if not 0.0 <= scale <= 1.0:
-        raise InputError(f"--delta-scale {scale}: expected a number in [0, 1]")
-    return TrackerConfig(tau=tau, delta_scale=scale, **options)
+        options[name] = None if value == -1 else value
+    if not 0.0 <= args.delta_scale <= 1.0:
+        raise InputError(f"--delta-scale {args.delta_scale}: expected a number in [0, 1]")
+    return TrackerConfig(tau=tau, delta_scale=args.delta_scale, **options)
 
 
 def make_tracker(args: argparse.Namespace):

@@ -173,7 +173,7 @@ class Tracker:
         reuse = self._decide_reuse(obj, p_gate)
         feat = None
         if reuse:
-            delta = (gate["delta"] * np.float32(self.config.delta_scale)).astype(np.float32)
+            delta = gate["delta"] * np.float32(self.config.delta_scale)
             score = obj.score + delta
             refined = self._run("refine_translate", rec, refined_prev=obj.refined, delta=delta)["refined"]
             obj.consecutive_reuse += 1
