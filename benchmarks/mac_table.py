@@ -9,11 +9,10 @@ Writes ``macs.json`` and ``macs.md``: the paper's "computation saved" at a given
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from reusevos_edge.model.checkpoint import _atomic_write
+from reusevos_edge.fileio import write_json, write_text
 from reusevos_edge.model.macs import frame_cost
 from reusevos_edge.model.registry import CONFIGS, DEFAULT_SIZE, build_model, parse_size
 from reusevos_edge.model.subgraphs import build_subgraphs
@@ -34,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                                   "reuse_fraction": cost.reuse_fraction}
         lines += [f"## {name}\n", cost.table(), ""]
     out = Path(args.out_dir)
-    _atomic_write(out / "macs.json", lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2)))
-    _atomic_write(out / "macs.md", lambda tmp: Path(tmp).write_text("\n".join(lines)))
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "macs.json", report)
+    write_text(out / "macs.md", "\n".join(lines))
     print("\n".join(lines))
     return 0
 

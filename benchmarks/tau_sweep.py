@@ -1,10 +1,10 @@
 """Accuracy vs reuse rate over the gate threshold tau (the paper's Fig. 8), on a DAVIS split.
 
-    python benchmarks/tau_sweep.py [--davis ../shared/data/davis2016] [--res 480p] [--split val | --sequences a,b]
+    python benchmarks/tau_sweep.py --davis ROOT [--res 480p] [--split val | --sequences a,b]
                                    [--model lite0] [--checkpoint PATH] [--size HxW] [--bundle DIR]
                                    [--taus 1.0,0.9,0.8,0.7,0.6,0.5,0.3,0.1] [--keyframe-bound K] [--out-dir DIR]
 
-The model (or exported bundle) is loaded once, the same way ``reusevos-eval`` does (``make_runner``);
+The model (or exported bundle) is loaded once, the same way ``reusevos-eval`` does (``make_setup``);
 for each tau every sequence is tracked and scored with ``evaluate_one``. Writes (atomically) to
 ``--out-dir`` (default ``benchmarks/results``): ``tau_sweep.json`` (per tau: overall J, F, J&F on
 0-100, reuse rate, fps, and per sequence), ``tau_sweep.md`` (a table) and ``tau_sweep.png``
@@ -15,31 +15,26 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from reusevos_edge.cli.eval import _config, _selected, add_runner_args, evaluate_one, make_runner, run_cli, tracker_config
+from reusevos_edge.cli.common import add_runner_args, make_setup, run_cli
+from reusevos_edge.cli.eval import add_selection_args, evaluate_one, selected_sequences, selection_json
 from reusevos_edge.errors import InputError
-from reusevos_edge.metrics.report import overall_json, sequence_json, summarize, write_json
+from reusevos_edge.fileio import atomic_write, prepare_output_dir, write_json, write_text
+from reusevos_edge.metrics.report import overall_json, sequence_json, summarize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
-DEFAULT_DAVIS = REPO_ROOT.parent / "shared" / "data" / "davis2016"
 DEFAULT_TAUS = "1.0,0.9,0.8,0.7,0.6,0.5,0.3,0.1"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tau_sweep", description=__doc__.split("\n\n")[0])
-    p.add_argument("--davis", type=Path, default=DEFAULT_DAVIS, help=f"DAVIS-layout root (default {DEFAULT_DAVIS})")
-    p.add_argument("--res", default="480p")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--split", default="val")
-    which.add_argument("--sequences", default=None, help="comma-separated sequence names")
+    add_selection_args(p)  # --davis ROOT --res --split | --sequences
     p.add_argument("--taus", default=DEFAULT_TAUS, help=f"comma-separated thresholds (default {DEFAULT_TAUS})")
     p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     p.add_argument("--progress", action="store_true", help="show per-sequence progress bars")
@@ -57,39 +52,24 @@ def parse_taus(text: str) -> list[float]:
     return taus
 
 
-# ------------------------------------------------------------------ atomic writes
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ------------------------------------------------------------------ sweep
 
 
-def sweep(args: argparse.Namespace, taus: list[float]) -> list[dict]:
-    """One entry per tau: {"tau", "overall": overall_json, "sequences": {name: sequence_json}}."""
+def sweep(args: argparse.Namespace, taus: list[float]):
+    """(one entry per tau: {"tau", "overall": overall_json, "sequences": {name: sequence_json}}, the Setup)."""
     from reusevos_edge.tracker.tracker import Tracker
 
-    configs = [tracker_config(args, tau=tau) for tau in taus]  # every option checked before any run
-    sequences = _selected(args)
-    runner = make_runner(args)  # loaded once, shared by every tau
+    sequences = selected_sequences(args)
+    setup = make_setup(args)  # loaded once, shared by every tau
     rows = []
-    for tau, config in zip(taus, configs):
-        tracker = Tracker(runner=runner, config=config)
+    for tau in taus:
+        tracker = Tracker(runner=setup.runner, config=setup.config.replace(tau=tau))
         results = [evaluate_one(tracker, seq, progress=args.progress) for seq in sequences]
         overall = overall_json(summarize(results))
         rows.append({"tau": tau, "overall": overall, "sequences": {r.name: sequence_json(r) for r in results}})
         print(f"tau {tau:.2f}: J&F {_fmt(overall['jf'], 1)}  J {_fmt(overall['J'], 1)}  F {_fmt(overall['F'], 1)}  "
               f"reuse {_fmt(overall['reuse_rate'], 3)}  fps {_fmt(overall['fps'], 1)}", flush=True)
-    return rows
+    return rows, setup
 
 
 def _fmt(value, digits: int) -> str:
@@ -102,8 +82,8 @@ def markdown(rows: list[dict], config: dict) -> str:
         "",
         f"model `{config['model']}`, checkpoint `{config['checkpoint']}`, bundle `{config['bundle']}`, "
         f"size {config['size']}, DAVIS `{config['davis']}` {config['res']} "
-        f"{'split ' + str(config['split']) if config['split'] else 'sequences'}, keyframe bound {config['keyframe_bound']}, "
-        f"locality radius {config.get('locality_radius')}, delta scale {config.get('delta_scale')} (-1 = unbounded / off)",
+        f"{'split ' + str(config['split']) if config['split'] else 'sequences ' + str(config['sequences'])}, "
+        f"tracker options {config['tracker']} (tau swept; None = unbounded / off)",
         "",
         "| tau | J&F | J | F | reuse rate | fps |",
         "|---:|---:|---:|---:|---:|---:|",
@@ -187,18 +167,18 @@ def plot(rows: list[dict], *, title: str, width: int = 900, height: int = 600) -
 def run(args: argparse.Namespace) -> dict:
     taus = parse_taus(args.taus)
     out = args.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    rows = sweep(args, taus)
-    config = {**_config(args), "taus": taus}
-    config.pop("tau", None)
+    prepare_output_dir(out, flag="--out-dir", allow_existing=True)
+    out.mkdir(exist_ok=True)
+    rows, setup = sweep(args, taus)
+    config = {**selection_json(args), **setup.to_json(), "taus": taus}
     payload = {"config": config, "taus": rows}
     write_json(out / "tau_sweep.json", payload)
-    _atomic_bytes(out / "tau_sweep.md", markdown(rows, config).encode())
+    write_text(out / "tau_sweep.md", markdown(rows, config))
     title = f"J&F vs reuse rate ({config['model']}, {config['size']}, DAVIS {config['res']})"
     ok, png = cv2.imencode(".png", plot(rows, title=title))
     if not ok:
         raise RuntimeError("cv2.imencode failed to encode the plot")
-    _atomic_bytes(out / "tau_sweep.png", png.tobytes())
+    atomic_write(out / "tau_sweep.png", lambda temp: Path(temp).write_bytes(png.tobytes()))
     print(f"wrote {out / 'tau_sweep.json'}, {out / 'tau_sweep.md'}, {out / 'tau_sweep.png'}")
     return payload
 

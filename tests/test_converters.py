@@ -13,19 +13,21 @@ import pytest
 
 from reusevos_edge.converters import parity
 from reusevos_edge.converters.bundle import export_bundle
-from reusevos_edge.converters.manifest import BundleIntegrityError, read_manifest
-from reusevos_edge.converters.targets import TARGETS, validate_options
+from reusevos_edge.converters.targets import validate_options
+from reusevos_edge.data.clip import parity_clip
 from reusevos_edge.errors import InputError
 from reusevos_edge.model.registry import build_model
 from reusevos_edge.model.subgraphs import build_subgraphs
 from reusevos_edge.runtime.bundle import load_bundle_runner
+from reusevos_edge.runtime.bundle_format import MANIFEST_NAME, BundleIntegrityError, manifest_digest, read_manifest
 from reusevos_edge.runtime.torch_runner import TorchRunner
-from reusevos_edge.tracker.tracker import TrackerConfig
+from reusevos_edge.targets import TARGETS
+from reusevos_edge.tracker.config import TrackerConfig
 
 H, W = 64, 96
 FRAMES = 10
 # tau 0 reuses whenever allowed: with the keyframe bound both the reuse and the compute path run
-CONFIG = TrackerConfig(tau=0.0, keyframe_bound=2)
+CONFIG = TrackerConfig(tau=0.0, keyframe_bound=2, update_every=2)
 BACKEND_MODULES = {"onnx": "onnxruntime", "executorch": "executorch.runtime", "tflite": "litert_torch",
                    "coreml": "coremltools"}
 
@@ -38,7 +40,7 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def clip():
-    return parity.load_clip(height=H, width=W, num_frames=FRAMES)
+    return parity_clip(height=H, width=W, num_frames=FRAMES)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,7 @@ def test_fp16_is_allowed_only_where_the_table_says():
 def test_cli_bad_option_exits_2_with_error_line(capsys):
     from reusevos_edge.cli.export import main
 
-    assert main(["--target", "onnx", "--model", "tiny", "--size", "64x96", "--precision", "fp16"]) == 2
+    assert main(["--target", "onnx", "--model", "tiny", "--untrained", "--size", "64x96", "--precision", "fp16"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "--precision fp16" in err
 
@@ -96,7 +98,6 @@ class _Perturbed:
 
     def __init__(self, inner):
         self.inner, self.subgraphs = inner, inner.subgraphs
-        self.update_every, self.learning_rate = inner.update_every, inner.learning_rate
 
     def run(self, name, feeds):
         out = self.inner.run(name, feeds)
@@ -196,18 +197,55 @@ def test_runtime_refuses_a_bundle_whose_files_do_not_match(bundles, tmp_path):
         load_bundle_runner(copy)
 
 
+def _edit_manifest(bundle_dir, change, *, rehash: bool):
+    """Apply ``change(manifest)`` to a bundle's manifest; ``rehash`` also recomputes manifest_sha256."""
+    path = bundle_dir / MANIFEST_NAME
+    manifest = __import__("json").loads(path.read_text())
+    change(manifest)
+    if rehash:
+        manifest["manifest_sha256"] = manifest_digest(manifest)
+    path.write_text(__import__("json").dumps(manifest))
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("field, value", [("target", "executorch"), ("frame_size", [128, 96]),
+                                          ("model", {"variant": "lite0"})])
+def test_runtime_refuses_an_edited_manifest(bundles, tmp_path, field, value):
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundles("onnx").path, copy)
+    _edit_manifest(copy, lambda m: m.__setitem__(field, value), rehash=False)
+    with pytest.raises(BundleIntegrityError, match="modified after export"):
+        load_bundle_runner(copy)
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("field, value, needle", [
+    ("target", "executorch", "target 'executorch' runs .pte programs but the artifact is '<subgraph>.onnx'"),
+    ("artifact", "model.pte", "target 'onnx' runs .onnx programs"),
+    ("frame_size", [128, 96], "frame_size \\[128, 96\\] contradicts the backbone_low input shape"),
+    ("target", "openvino", "unknown target 'openvino'"),
+])
+def test_runtime_refuses_a_manifest_that_contradicts_its_files(bundles, tmp_path, field, value, needle):
+    """Even with a recomputed manifest checksum, the files must be the target's programs at the declared size."""
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundles("onnx").path, copy)
+    _edit_manifest(copy, lambda m: m.__setitem__(field, value), rehash=True)
+    with pytest.raises(BundleIntegrityError, match=needle):
+        load_bundle_runner(copy)
+
+
 @pytest.mark.backend
 def test_manifest_describes_the_bundle(bundles, tiny):
     manifest = bundles("onnx").manifest
     assert manifest["frame_size"] == [H, W] and manifest["precision"] == "fp32"
-    assert manifest["tracker"] == dataclasses.asdict(CONFIG)
+    assert manifest["tracker"] == dataclasses.asdict(CONFIG) and manifest["tracker"]["update_every"] == 2
     assert [e["name"] for e in manifest["subgraphs"]] == [sg.name for sg in tiny[1]]
     assert {s["name"] for s in manifest["object_state"]} >= {"template", "score", "refined", "filter_w"}
     assert manifest["normalisation"]["in_program"]["mean"] == [0.5, 0.5, 0.5]
     assert "onnxruntime" in manifest["tool_versions"]
     assert len(manifest["model"]["weights_sha256"]) == 64
     assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
-    assert np.isclose(manifest["fit"]["learning_rate"], tiny[0].config.fit.learning_rate)
+    assert manifest["manifest_sha256"] == manifest_digest(manifest)
 
 
 @pytest.mark.backend
@@ -226,9 +264,9 @@ def test_importing_the_package_imports_no_backend():
     import subprocess
 
     code = ("import sys, reusevos_edge, reusevos_edge.runtime.bundle, reusevos_edge.converters.bundle, "
-            "reusevos_edge.converters.parity, reusevos_edge.cli.export, reusevos_edge.runtime.onnx_runner, "
-            "reusevos_edge.runtime.executorch_runner, reusevos_edge.runtime.tflite_runner, "
-            "reusevos_edge.runtime.coreml_runner\n"
+            "reusevos_edge.converters.parity, reusevos_edge.cli.export, reusevos_edge.runtime.onnx_backend, "
+            "reusevos_edge.runtime.executorch_backend, reusevos_edge.runtime.tflite_backend, "
+            "reusevos_edge.runtime.coreml_backend, reusevos_edge.targets\n"
             "backends = ('onnx', 'onnxruntime', 'onnxscript', 'onnxslim', 'executorch', 'litert_torch', "
             "'ai_edge_litert', 'coremltools')\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & set(backends)))")
@@ -242,7 +280,7 @@ def test_cli_exports_onnx_and_prints_the_table(tmp_path, capsys):
     from reusevos_edge.cli.export import main
 
     report = tmp_path / "export.json"
-    code = main(["--target", "onnx", "--model", "tiny", "--size", f"{H}x{W}", "--out", str(tmp_path / "out"),
+    code = main(["--target", "onnx", "--model", "tiny", "--untrained", "--size", f"{H}x{W}", "--out", str(tmp_path / "out"),
                  "--json", str(report), "--frames", "6"])
     out = capsys.readouterr().out
     assert code == 0
@@ -253,13 +291,15 @@ def test_cli_exports_onnx_and_prints_the_table(tmp_path, capsys):
 
 
 def test_failed_export_leaves_no_partial_bundle(tiny, tmp_path, monkeypatch):
+    pytest.importorskip("onnxscript")
     from reusevos_edge.converters import bundle as bundle_mod
+    from reusevos_edge.converters import onnx_export
 
-    def boom(options, subgraphs, out_dir):
+    def boom(subgraphs, out_dir, *, precision):
         (out_dir / "half_written.onnx").write_bytes(b"\0" * 16)
         raise RuntimeError("exporter crashed")
 
-    monkeypatch.setattr(bundle_mod, "run_exporter", boom)
+    monkeypatch.setattr(onnx_export, "export_onnx", boom)
     model, subgraphs, _ = tiny
     opts = validate_options(target="onnx", model="tiny", height=H, width=W, out_dir=tmp_path)
     with pytest.raises(RuntimeError, match="exporter crashed"):

@@ -2,26 +2,31 @@
 
     reusevos-export --target {executorch,tflite,coreml,onnx,all} [--model lite0|r18|tiny]
                     [--checkpoint PATH] [--size HxW] [--precision fp32|fp16] [--out DIR] [--json PATH]
+                    [--davis ROOT] [--verbose]
 
-Every bundle is run through the tracker next to PyTorch eager on a real clip (DAVIS when present)
-where its runtime exists on this machine; Core ML is checked statically off Apple platforms.
-Bad options -> ``error: ...`` on stderr and exit status 2; a failed export or parity -> exit 1.
+Every bundle is run through the tracker next to PyTorch eager where its runtime exists on this
+machine (Core ML is checked statically off Apple platforms), on DAVIS ``blackswan`` (480p) when
+``--davis`` names a DAVIS tree, else on a synthetic clip. The bundle stores the tracker options it
+runs with: the ones the weights were tuned with, or the ones given here. What the export toolchains
+print goes to ``OUT/export.log`` (``--verbose`` shows it). Every option and output path is checked
+before any work; bad options -> ``error: ...`` and exit status 2; a failed export or parity -> 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, MissingExtraError
-from .eval import add_gate_args
+from ..fileio import prepare_output_dir, prepare_output_file, removed_on_failure, write_json
+from ..targets import TARGETS
+from .capture import output_to
+from .common import Terminated, add_runner_args, check_model_args, run_cli, tracker_config
 
-log = logging.getLogger("reusevos_edge.export")
+LOG_NAME = "export.log"
 
 
 @dataclass
@@ -33,130 +38,153 @@ class Row:
     size_mb: float | None = None
     parity: str = ""
     ms_per_frame: float | None = None
+    seconds: float | None = None
     path: str | None = None
     detail: dict | None = None
 
     def cells(self) -> list[str]:
         fps = f"{1e3 / self.ms_per_frame:.1f}" if self.ms_per_frame else "-"
         return [self.target, self.status, f"{self.size_mb:.2f}" if self.size_mb is not None else "-",
-                self.parity or "-", f"{self.ms_per_frame:.1f}" if self.ms_per_frame else "-", fps]
+                self.parity or "-", f"{self.ms_per_frame:.1f}" if self.ms_per_frame else "-", fps,
+                f"{self.seconds:.0f}" if self.seconds is not None else "-"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..converters.targets import COREML_LAYOUTS, MODEL_VARIANTS, TARGETS
+    from ..converters.targets import COREML_LAYOUTS
 
     p = argparse.ArgumentParser(prog="reusevos-export", description=__doc__.split("\n\n")[0])
     p.add_argument("--target", required=True, choices=[*TARGETS, "all"])
-    p.add_argument("--model", default="lite0", choices=MODEL_VARIANTS)
-    p.add_argument("--checkpoint", default=None, help="checkpoint to load (strict); default: the bundled one")
-    p.add_argument("--size", default=None, help="frame size HxW, multiples of 32 (default: the model's)")
     p.add_argument("--precision", default="fp32", help="fp32 or fp16 (fp16: coreml only)")
-    p.add_argument("--out", default="out", help="directory that receives the bundles")
-    p.add_argument("--json", default=None, help="also write the results table as JSON here")
+    p.add_argument("--out", type=Path, default=Path("out"), help="folder that receives the bundles (created)")
+    p.add_argument("--json", type=Path, default=None, help="also write the results table as JSON here")
     p.add_argument("--coreml-layout", default="multifunction", choices=COREML_LAYOUTS,
                    help="one multifunction package (iOS 18) or one package per subgraph (iOS 17)")
-    add_gate_args(p)  # stored in the manifest and used for parity
+    p.add_argument("--davis", type=Path, default=None,
+                   help="DAVIS 2016 root: parity runs on its 480p blackswan (default: a synthetic clip)")
     p.add_argument("--frames", type=int, default=20, help="frames of the parity clip")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for every runtime")
+    p.add_argument("--verbose", action="store_true", help=f"show the toolchains' own output (default: OUT/{LOG_NAME})")
+    add_runner_args(p, bundle=False)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    warnings.filterwarnings("ignore", category=FutureWarning)  # exporters' deprecation chatter
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("reusevos_edge").setLevel(logging.INFO)
-    try:
-        rows = run(args)
-    except (InputError, MissingExtraError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def run(args: argparse.Namespace) -> int:
+    """Check every option and output path first, then build the model once and export each target."""
+    options = _validated(args)
+    created = prepare_output_dir(args.out, allow_existing=True)
+    created += prepare_output_file(args.json, flag="--json") if args.json else []
+    if not args.out.exists():
+        created.append(args.out)
+    log = None if args.verbose else args.out / LOG_NAME
+    with removed_on_failure(created):
+        try:
+            args.out.mkdir(exist_ok=True)
+            if log is not None:
+                log.write_text("")
+            session = _Session(options[0], args, log)
+            rows = [session.export(opt, single=len(options) == 1) for opt in options]
+        except (KeyboardInterrupt, Terminated):
+            if log is not None and args.out in created:
+                log.unlink(missing_ok=True)  # an interrupted first run leaves no folder behind
+            raise
     print(format_table(rows))
+    if log is not None:
+        print(f"the export toolchains' own output: {log}")
     if args.json:
-        Path(args.json).write_text(json.dumps([vars(r) for r in rows], indent=2) + "\n")
+        write_json(args.json, [vars(r) for r in rows])
     print_next(rows)
     return 0 if all(r.status == "✅" for r in rows) else 1
 
 
-def run(args) -> list[Row]:
-    """Validate every option first, then build the model once and export each target."""
-    from ..converters.targets import TARGETS, validate_options
-    from ..model.registry import DEFAULT_SIZE, parse_size
+def _validated(args: argparse.Namespace) -> list:
+    from ..converters.targets import validate_options
+    from ..model.registry import DEFAULT_MODEL, DEFAULT_SIZE, parse_size
 
+    check_model_args(args)
     height, width = parse_size(args.size) if args.size else DEFAULT_SIZE
     names = list(TARGETS) if args.target == "all" else [args.target]
     if args.target == "all" and args.precision != "fp32":
         names = [n for n in names if args.precision in {p.value for p in TARGETS[n].precisions}]
-    options = [validate_options(target=n, model=args.model, height=height, width=width, precision=args.precision,
-                                checkpoint=args.checkpoint, out_dir=args.out, coreml_layout=args.coreml_layout)
-               for n in names]
+    options = [validate_options(target=n, model=args.model or DEFAULT_MODEL, height=height, width=width,
+                                precision=args.precision, checkpoint=args.checkpoint, out_dir=args.out,
+                                coreml_layout=args.coreml_layout) for n in names]
     if args.frames < 2:
         raise InputError(f"--frames {args.frames}: parity needs at least 2 frames")
-    session = _Session(options[0], args)
-    return [session.export(opt, single=len(options) == 1) for opt in options]
+    if args.davis is not None and not (args.davis / "JPEGImages" / "480p" / "blackswan").is_dir():
+        raise InputError(f"--davis {args.davis}: no JPEGImages/480p/blackswan in it (expected a DAVIS 2016 tree)")
+    return options
 
 
 class _Session:
     """The model, its subgraphs, the eager reference and the parity clip, shared by all targets."""
 
-    def __init__(self, options, args) -> None:
+    def __init__(self, options, args, log: Path | None) -> None:
         from ..model.registry import build_model
         from ..model.subgraphs import build_subgraphs
         from ..runtime.torch_runner import TorchRunner
-        from .eval import tracker_config
+        from ..tracker.config import tracker_defaults
 
         self.model = build_model(options.model, checkpoint=options.checkpoint)
         self.subgraphs = build_subgraphs(self.model, height=options.height, width=options.width)
-        self.config = tracker_config(args)
+        self.config = tracker_config(args, tracker_defaults(self.model, checkpoint=options.checkpoint))
         self.reference = TorchRunner(model=self.model, height=options.height, width=options.width,
                                      threads=args.threads)
-        self.args, self._clip = args, None
+        self.args, self.log, self._clip = args, log, None
 
     def clip(self, options):
-        from ..converters.parity import load_clip
+        from ..data.clip import parity_clip
 
         if self._clip is None:
-            self._clip = load_clip(height=options.height, width=options.width, num_frames=self.args.frames)
+            self._clip = parity_clip(height=options.height, width=options.width, num_frames=self.args.frames,
+                                     davis_root=self.args.davis)
         return self._clip
 
     def export(self, options, *, single: bool) -> Row:
         from ..converters.bundle import export_bundle
 
+        print(f"{options.target.name}: exporting {options.bundle_name} ...", flush=True)
         try:
-            bundle = export_bundle(options, model=self.model, subgraphs=self.subgraphs, tracker_config=self.config)
-        except (InputError, MissingExtraError):
+            with output_to(self.log), warnings.catch_warnings():
+                warnings.simplefilter("ignore", (FutureWarning, DeprecationWarning))
+                bundle = export_bundle(options, model=self.model, subgraphs=self.subgraphs, tracker_config=self.config)
+        except (InputError, MissingExtraError) as exc:
             if single:
                 raise
+            print(f"{options.target.name}: not exported: {exc}", file=sys.stderr)
             return Row(options.target.name, "❌", parity=f"missing extra '{options.target.extra}'")
         except Exception as exc:  # an exporter failure is reported in the table, not hidden
             if single:
-                raise InputError(f"export to {options.target.name} failed: {exc}") from exc
-            log.error("%s: export failed: %s", options.target.name, exc)
+                where = f" (the toolchain's output is in {self.log})" if self.log is not None else ""
+                raise InputError(f"export to {options.target.name} failed: {exc}{where}") from exc
+            print(f"{options.target.name}: export failed: {exc}", file=sys.stderr)
             return Row(options.target.name, "❌", parity=f"export failed: {str(exc).splitlines()[0][:80]}")
+        print(f"{options.target.name}: exported in {bundle.seconds:.0f} s -> {bundle.path} ({bundle.size_mb:.2f} MB)",
+              flush=True)
         return self.validate(options, bundle)
 
     def validate(self, options, bundle) -> Row:
         from ..converters.parity import measure_parity
         from ..runtime.bundle import load_bundle_runner
 
-        row = Row(options.target.name, "✅", bundle.size_mb, path=str(bundle.path))
+        row = Row(options.target.name, "✅", bundle.size_mb, seconds=bundle.seconds, path=str(bundle.path))
         if not options.target.runnable_here:
             row.parity = "static check only (Core ML runs on Apple platforms)"
             return row
-        runner = load_bundle_runner(bundle.path, num_threads=self.args.threads)
-        report = measure_parity(runner, self.reference, self.clip(options), self.config)
+        with output_to(self.log):
+            runner = load_bundle_runner(bundle.path, num_threads=self.args.threads)
+            report = measure_parity(runner, self.reference, self.clip(options), self.config)
         row.parity = f"IoU {report.mean_iou:.4f}, gate {report.gate_agreement:.3f}"
         row.ms_per_frame, row.detail = report.ms_per_frame, report.to_json()
         if not report.passed:
             row.status = "❎"
-            log.error("%s: parity failed: %s", options.target.name, report.summary())
+            print(f"{options.target.name}: parity failed: {report.summary()}", file=sys.stderr)
         return row
 
 
 def format_table(rows: list[Row]) -> str:
-    """Markdown table: target | status | size MB | parity | ms/frame | FPS."""
-    header = ["target", "status", "size MB", "parity (mean mask IoU vs PyTorch, gate agreement)", "ms/frame", "FPS"]
+    """Markdown table: target | status | size MB | parity | ms/frame | FPS | export s."""
+    header = ["target", "status", "size MB", "parity (mean mask IoU vs PyTorch, gate agreement)", "ms/frame", "FPS",
+              "export s"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r.cells()) + " |" for r in rows]
     return "\n".join(lines)
@@ -169,6 +197,10 @@ def print_next(rows: list[Row]) -> None:
         name = Path(good.path).name
         print(f"\nnext: reusevos-track --demo --bundle {good.path} --out runs/demo_{name}")
         print(f"      python benchmarks/bench_runtimes.py --bundles {Path(good.path).parent}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(run, build_parser(), argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,7 +13,8 @@ from ..errors import InputError
 from ..model.registry import DEFAULT_MODEL, build_model, parse_size
 from ..training.feature_cache import cache_dataset
 from ..training.trainer import TrainConfig, Trainer, init_distributed
-from .eval import run_cli
+from ..tracker.config import tracker_defaults
+from .common import run_cli
 
 DEFAULT_TRAIN_SIZE = "384x672"
 
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> None:
     names = args.sequences.split(",") if args.sequences else None
     seqs = dataset.sequences(split=args.split, names=names)
     data = cache_dataset(model, seqs, height=height, width=width, progress=not args.no_progress, cache_dir=args.cache_dir)
-    trainer = Trainer(model=model, data=data, config=cfg, out=args.out, progress=not args.no_progress)
+    tracker = tracker_defaults(model, checkpoint=args.init, use_bundled=False)  # an --init's options carry over
+    trainer = Trainer(model=model, data=data, config=cfg, out=args.out, progress=not args.no_progress, tracker=tracker)
     if args.resume:
         if not (Path(args.out) / "state.pt").is_file():
             raise InputError(f"--resume: no {Path(args.out) / 'state.pt'} to resume from")

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from .masks_io import read_mask
+from .masks_io import VOID_ID, read_mask
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -46,12 +46,12 @@ def first_masks(masks: np.ndarray | SequenceOf[np.ndarray]) -> dict[int, FirstMa
     """Per object id, the first frame where it appears and its mask there.
 
     ``masks``: NxHxW uint8 ids (or a sequence of HxW uint8). Objects may appear after frame 0;
-    the result is ordered by object id.
+    the result is ordered by object id. The void id 255 is not an object.
     """
     found: dict[int, FirstMask] = {}
     for index, frame_mask in enumerate(masks):
         for obj_id in np.unique(frame_mask).tolist():
-            if obj_id != 0 and obj_id not in found:
+            if obj_id not in (0, VOID_ID) and obj_id not in found:
                 found[obj_id] = FirstMask(frame_index=index, mask=frame_mask == obj_id)
     return dict(sorted(found.items()))
 

@@ -2,20 +2,29 @@
 
 DAVIS stores annotations as palette PNGs whose pixel values are object ids. DAVIS 2016
 annotations also exist as grayscale 0/255 PNGs; both read as ids (255 -> 1 for binary masks).
+In a mask that holds other ids too, 255 is DAVIS's void label: not an object, not scored
+(:func:`split_void`).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from ..errors import InputError
+from ..fileio import atomic_write
 
 _INDEXED_MODES = ("P", "L", "1")
+VOID_ID = 255  # DAVIS: pixels that belong to no object and are not scored (object boundaries, ambiguous areas)
+
+
+def split_void(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HxW (or NxHxW) uint8 ids -> (ids with void pixels set to background, bool void mask)."""
+    void = ids == VOID_ID
+    return np.where(void, 0, ids).astype(np.uint8), void
 
 
 def davis_palette() -> list[int]:
@@ -83,11 +92,4 @@ def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
     mask = check_ids(mask, name=f"mask for {path}")
     image = Image.fromarray(mask, mode="P")
     image.putpalette(davis_palette())
-    fd, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            image.save(handle, format="PNG")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda temp: image.save(temp, format="PNG"))

@@ -25,9 +25,15 @@ BOUND_TH = 0.008
 DECAY_BINS = 4
 
 
-def jaccard(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Region similarity J of two HxW bool masks; 1.0 when both are empty."""
+def jaccard(pred: np.ndarray, gt: np.ndarray, void: np.ndarray | None = None) -> float:
+    """Region similarity J (the IoU) of two HxW bool masks; 1.0 when both are empty.
+
+    ``void``: HxW bool pixels left out of both masks (DAVIS annotation id 255).
+    """
     pred, gt = pred.astype(bool), gt.astype(bool)
+    if void is not None:
+        keep = ~void.astype(bool)
+        pred, gt = pred & keep, gt & keep
     union = np.count_nonzero(pred | gt)
     if union == 0:
         return 1.0
@@ -71,9 +77,12 @@ def _dilate(bound: np.ndarray, radius: int) -> np.ndarray:
     return cv2.dilate(bound.astype(np.uint8), disk(radius)).astype(bool)
 
 
-def boundary_f(pred: np.ndarray, gt: np.ndarray, bound_th: float = BOUND_TH) -> float:
-    """Boundary measure F of two HxW bool masks of the same size."""
+def boundary_f(pred: np.ndarray, gt: np.ndarray, bound_th: float = BOUND_TH, void: np.ndarray | None = None) -> float:
+    """Boundary measure F of two HxW bool masks of the same size (``void`` pixels left out of both)."""
     radius = bound_pixels(*gt.shape[:2], bound_th)
+    if void is not None:
+        keep = ~void.astype(bool)
+        pred, gt = pred.astype(bool) & keep, gt.astype(bool) & keep
     pred_b, gt_b = boundary_map(pred), boundary_map(gt)
     n_pred, n_gt = np.count_nonzero(pred_b), np.count_nonzero(gt_b)
     if n_pred == 0 and n_gt == 0:
@@ -143,19 +152,21 @@ def scored_frames(num_frames: int) -> range:
 
 
 def evaluate_sequence(
-    pred: np.ndarray, gt: np.ndarray, *, object_ids: list[int] | None = None
+    pred: np.ndarray, gt: np.ndarray, *, object_ids: list[int] | None = None, void: np.ndarray | None = None
 ) -> list[ObjectScores]:
     """Score predicted NxHxW uint8 ids against GT NxHxW uint8 ids, per object.
 
     ``object_ids`` defaults to every non-zero id in the GT. Frames 0 and N-1 are not scored.
+    ``void``: NxHxW bool pixels that count for no object (DAVIS annotation id 255), as the DAVIS toolkit.
     """
     _check_pair(pred, gt)
     ids = object_ids if object_ids is not None else [int(i) for i in np.unique(gt) if i != 0]
     frames = scored_frames(gt.shape[0])
+    voids = [None if void is None else void[t] for t in range(gt.shape[0])]
     results = []
     for obj_id in ids:
-        j_frames = np.array([jaccard(pred[t] == obj_id, gt[t] == obj_id) for t in frames])
-        f_frames = np.array([boundary_f(pred[t] == obj_id, gt[t] == obj_id) for t in frames])
+        j_frames = np.array([jaccard(pred[t] == obj_id, gt[t] == obj_id, voids[t]) for t in frames])
+        f_frames = np.array([boundary_f(pred[t] == obj_id, gt[t] == obj_id, void=voids[t]) for t in frames])
         results.append(
             ObjectScores(
                 object_id=obj_id, j_frames=j_frames, f_frames=f_frames,

@@ -12,12 +12,8 @@ NaN (nothing to score) is written as null.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -173,20 +169,6 @@ def results_json(
         "overall": overall_json(summarize(sequences)),
         "config": dict(config or {}),
     }
-
-
-def write_json(path: str | os.PathLike, payload: Mapping[str, Any]) -> None:
-    """Write ``payload`` as indented JSON to ``path`` atomically (temp file, then rename)."""
-    path = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2)
-            handle.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _cell(value: float | None, digits: int) -> str:

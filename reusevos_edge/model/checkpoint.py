@@ -3,39 +3,43 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ..errors import InputError
+from ..fileio import atomic_write, write_json
 from .reusevos import BACKBONE_PREFIXES, ReuseVOS
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_checkpoint(model: ReuseVOS, path: str | Path, *, include_backbone: bool = False, extra: dict | None = None) -> None:
-    """Write ``path`` (.safetensors) and ``path.with_suffix('.json')`` (config + ``extra``) atomically."""
+    """Write ``path`` (.safetensors) and ``path.with_suffix('.json')`` (config + ``extra``) atomically.
+
+    ``extra`` may hold ``tracker``: the tracker options these weights run with (``TrackerConfig.to_json()``).
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     state = model.state_dict() if include_backbone else model.head_state_dict()
     tensors = {k: v.detach().contiguous().clone() for k, v in state.items() if v.dtype != torch.long}
     meta = {"variant": model.config.name}
-    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
-    info = {"variant": model.config.name, "config": model.config.to_json(), **(extra or {})}
-    _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2)))
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+    write_json(path.with_suffix(".json"), {"variant": model.config.name, "config": model.config.to_json(), **(extra or {})})
+
+
+def read_checkpoint_info(path: str | Path) -> dict:
+    """The JSON written beside checkpoint ``path`` (``<name>.json``); {} when there is none."""
+    info_path = Path(path).with_suffix(".json")
+    if not info_path.is_file():
+        return {}
+    try:
+        info = json.loads(info_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"checkpoint info {info_path}: not valid JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise InputError(f"checkpoint info {info_path}: expected a JSON object")
+    return info
 
 
 def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -80,6 +84,11 @@ def load_checkpoint(model: ReuseVOS, path: str | Path) -> None:
     unexpected = sorted(set(tensors) - set(expected))
     wrong = [f"{k}: {tuple(tensors[k].shape)} != {tuple(expected[k].shape)}"
              for k in required & set(tensors) if tensors[k].shape != expected[k].shape]
+    broken = sorted(k for k in required & set(tensors)
+                    if tensors[k].is_floating_point() and not bool(torch.isfinite(tensors[k]).all()))
+    if broken:
+        raise InputError(f"checkpoint {path}: tensors hold NaN or infinite values: {broken[:6]}; "
+                         "the file is corrupt or training diverged")
     if missing or unexpected or wrong:
         parts = [f"missing keys {missing[:6]}" * bool(missing), f"unexpected keys {unexpected[:6]}" * bool(unexpected),
                  f"wrong shapes {wrong[:6]}" * bool(wrong)]

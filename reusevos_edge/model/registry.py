@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Callable
-
 import torch
 
 from ..errors import InputError
@@ -15,6 +13,7 @@ from .backbone_tiny import TINY_CHANNELS, TinyHigh, TinyLow
 from .checkpoint import load_checkpoint
 from .config import HeadConfig, ModelConfig, ScoreFitConfig
 from .reusevos import ReuseVOS
+from .subgraphs import check_size
 
 DEFAULT_MODEL = "lite0"
 # Default model frame size (H, W), multiples of 32: the size the bundled heads were trained at
@@ -46,7 +45,16 @@ def _backbone(name: str, pretrained: bool) -> tuple[torch.nn.Module, torch.nn.Mo
         return low, high
     if name == "r18":
         return ResNet18Low(), ResNet18High()
-    return TinyLow(), TinyHigh()
+    if name == "tiny":
+        return TinyLow(), TinyHigh()
+    raise InputError(f"backbone {name!r} is unknown; known: lite0, r18, tiny")
+
+
+def get_config(name: str) -> ModelConfig:
+    """The configuration of registered variant ``name``, or InputError listing the registered ones."""
+    if name not in CONFIGS:
+        raise InputError(f"--model {name!r} is not registered; choose one of {sorted(CONFIGS)}")
+    return CONFIGS[name]
 
 
 def default_checkpoint(name: str) -> Path | None:
@@ -62,9 +70,7 @@ def build_model(name: str = DEFAULT_MODEL, *, checkpoint: str | Path | None = No
     checkpoint: a user checkpoint, loaded strictly; else the bundled one when it ships and
     ``use_default_checkpoint``; else heads stay at their (seeded) initialisation.
     """
-    if name not in CONFIGS:
-        raise InputError(f"model '{name}' is not registered; choose one of {sorted(CONFIGS)}")
-    config = CONFIGS[name]
+    config = get_config(name)
     torch.manual_seed(seed)
     low, high = _backbone(config.backbone, pretrained)
     model = ReuseVOS(config=config, backbone_low=low, backbone_high=high)
@@ -74,15 +80,11 @@ def build_model(name: str = DEFAULT_MODEL, *, checkpoint: str | Path | None = No
     return model.eval()
 
 
-BUILDERS: dict[str, Callable[..., ReuseVOS]] = {name: (lambda n=name, **kw: build_model(n, **kw)) for name in CONFIGS}
-
-
 def parse_size(text: str) -> tuple[int, int]:
     """'HxW' -> (H, W), both positive multiples of 32."""
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise InputError(f"--size '{text}': expected HxW, e.g. 288x512") from None
-    if h <= 0 or w <= 0 or h % 32 or w % 32:
-        raise InputError(f"--size '{text}': height and width must be positive multiples of 32")
+    check_size(h, w, what=f"--size '{text}'")
     return h, w

@@ -30,11 +30,12 @@ class Subgraph:
     """One exportable program.
 
     ``module(*inputs)`` takes tensors in the order of ``inputs`` and returns a tuple of tensors
-    in the order of ``outputs``.
+    in the order of ``outputs``. ``module`` is None for a subgraph read from a bundle's manifest:
+    it executes in the bundle's runtime, not in PyTorch.
     """
 
     name: str
-    module: nn.Module
+    module: nn.Module | None
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     doc: str = ""

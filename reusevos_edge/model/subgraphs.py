@@ -8,9 +8,9 @@ object is added; ``score_update`` every few computed frames.
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
+from ..errors import InputError
 from .reusevos import ReuseVOS
 from .subgraph import Subgraph, TensorSpec
 
@@ -115,10 +115,18 @@ def _spec(**shapes: tuple[int, ...]) -> tuple[TensorSpec, ...]:
     return tuple(TensorSpec(name, tuple(shape)) for name, shape in shapes.items())
 
 
+SIZE_MULTIPLE = 32  # the deepest feature map has stride 32
+
+
+def check_size(height: int, width: int, *, what: str) -> None:
+    """Raise InputError unless ``height`` and ``width`` are positive multiples of 32 (``what`` names the input)."""
+    if height <= 0 or width <= 0 or height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
+        raise InputError(f"{what}: height and width must be positive multiples of {SIZE_MULTIPLE}")
+
+
 def build_subgraphs(model: ReuseVOS, *, height: int, width: int) -> list[Subgraph]:
     """The contract for a frame of ``height`` x ``width`` (multiples of 32), in execution order."""
-    if height % 32 or width % 32 or height <= 0 or width <= 0:
-        raise ValueError(f"frame size {height}x{width}: height and width must be positive multiples of 32")
+    check_size(height, width, what=f"frame size {height}x{width}")
     c, hd, fit = model.config.channels, model.config.head, model.config.fit
     s4, s8, s16, s32 = ((height // s, width // s) for s in (4, 8, 16, 32))
     P, T, R, A, M = hd.proj_ch, hd.tm_ch, hd.deep_ch, fit.aug_copies, fit.memory_slots

@@ -2,7 +2,9 @@
 
 Runners take and return numpy float32 arrays keyed by the contract's input/output names, so a
 PyTorch eager runner and an exported runtime (ExecuTorch, LiteRT, ONNX Runtime, Core ML) are
-interchangeable behind the tracker.
+interchangeable behind the tracker. A runner carries execution only: the tracker's options and
+the score generator's schedule come with the weights (checkpoint JSON, bundle manifest) as a
+``TrackerConfig``.
 """
 
 from __future__ import annotations
@@ -12,35 +14,59 @@ from typing import Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import InputError
 from ..model.subgraph import Subgraph
 
 
 @runtime_checkable
 class Runner(Protocol):
-    """Executes named subgraphs. ``subgraphs`` maps each name to its contract entry.
-
-    ``update_every`` and ``learning_rate`` are the model's score-generator schedule (host side:
-    refit the filter every N computed frames; weight of a new memory sample).
-    """
+    """Executes named subgraphs. ``subgraphs`` maps each name to its contract entry."""
 
     subgraphs: Mapping[str, Subgraph]
-    update_every: int
-    learning_rate: float
 
     def run(self, name: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run subgraph ``name`` on ``feeds`` (one array per input name); outputs by name."""
         ...
 
 
+def check_feeds(subgraphs: Mapping[str, Subgraph], name: str, feeds: Mapping[str, np.ndarray], *,
+                where: str) -> list[np.ndarray]:
+    """Feeds of subgraph ``name`` in contract order as float32 C-contiguous arrays.
+
+    InputError names an unknown subgraph (``where``: the model or bundle) or a missing/misshaped input.
+    """
+    graph = subgraphs.get(name)
+    if graph is None:
+        raise InputError(f"subgraph {name!r} is not in {where}; known: {sorted(subgraphs)}")
+    arrays = []
+    for spec in graph.inputs:
+        arr = feeds.get(spec.name)
+        if arr is None or tuple(np.shape(arr)) != spec.shape:
+            got = None if arr is None else tuple(np.shape(arr))
+            raise InputError(f"subgraph {name!r} input {spec.name!r}: expected shape {spec.shape}, got {got}")
+        arrays.append(np.ascontiguousarray(arr, dtype=np.float32))
+    return arrays
+
+
 class CountingRunner:
     """Wraps any runner and counts calls per subgraph (the tests' proof that work is skipped)."""
 
     def __init__(self, inner: Runner) -> None:
-        self.inner = inner
-        self.subgraphs = inner.subgraphs
-        self.update_every, self.learning_rate = inner.update_every, inner.learning_rate
+        self.inner, self.subgraphs = inner, inner.subgraphs
         self.calls: Counter[str] = Counter()
 
     def run(self, name: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.calls[name] += 1
+        return self.inner.run(name, feeds)
+
+
+class RecordingRunner:
+    """Wraps any runner and keeps a copy of the first feeds each subgraph saw (to replay them elsewhere)."""
+
+    def __init__(self, inner: Runner) -> None:
+        self.inner, self.subgraphs = inner, inner.subgraphs
+        self.feeds: dict[str, dict[str, np.ndarray]] = {}
+
+    def run(self, name: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.feeds.setdefault(name, {k: np.array(v, copy=True) for k, v in feeds.items()})
         return self.inner.run(name, feeds)

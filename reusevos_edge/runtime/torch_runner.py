@@ -7,9 +7,9 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from ..errors import InputError
 from ..model.reusevos import ReuseVOS
 from ..model.subgraphs import build_subgraphs
+from .base import check_feeds
 
 
 class TorchRunner:
@@ -19,22 +19,12 @@ class TorchRunner:
         self.model = model.eval()
         self.height, self.width = height, width
         self.subgraphs = {g.name: g for g in build_subgraphs(model, height=height, width=width)}
-        self.update_every = model.config.fit.update_every
-        self.learning_rate = model.config.fit.learning_rate
         if threads:
             torch.set_num_threads(threads)
 
     def run(self, name: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        graph = self.subgraphs.get(name)
-        if graph is None:
-            raise InputError(f"subgraph '{name}' is not in this model; known: {sorted(self.subgraphs)}")
-        args = []
-        for spec in graph.inputs:
-            arr = feeds.get(spec.name)
-            if arr is None or tuple(arr.shape) != spec.shape:
-                got = None if arr is None else tuple(arr.shape)
-                raise InputError(f"subgraph '{name}' input '{spec.name}': expected shape {spec.shape}, got {got}")
-            args.append(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)))
+        arrays = check_feeds(self.subgraphs, name, feeds, where=f"model {self.model.config.name!r}")
+        graph = self.subgraphs[name]
         with torch.inference_mode():
-            outs = graph.module(*args)
+            outs = graph.module(*(torch.from_numpy(a) for a in arrays))
         return {spec.name: t.numpy() for spec, t in zip(graph.outputs, outs)}

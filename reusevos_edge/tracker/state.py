@@ -63,10 +63,17 @@ class ObjectState:
 
 @dataclass(frozen=True)
 class ObjectRecord:
-    """One object's outcome on one frame: decision is 'init', 'compute' or 'reuse'."""
+    """One object's outcome on one frame: decision is 'init', 'compute' or 'reuse'.
+
+    forced: what made a frame computed although the gate said reuse ("keyframe_bound"), else None.
+    """
 
     p_gate: float | None
     decision: str
+    forced: str | None = None
+
+    def to_json(self) -> dict:
+        return {"p_gate": self.p_gate, "decision": self.decision, "forced": self.forced}
 
 
 @dataclass
@@ -78,11 +85,8 @@ class FrameRecord:
     ran: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {
-            "frame": self.index,
-            "objects": {str(k): {"p_gate": v.p_gate, "decision": v.decision} for k, v in self.objects.items()},
-            "ran": list(self.ran),
-        }
+        return {"frame": self.index, "objects": {str(k): v.to_json() for k, v in sorted(self.objects.items())},
+                "ran": list(self.ran)}
 
 
 @dataclass

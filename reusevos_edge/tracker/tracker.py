@@ -8,13 +8,13 @@ every few computed frames ``score_update``. S and R are overwritten on computed 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
 from ..errors import InputError
 from ..runtime.base import Runner
+from .config import TrackerConfig
 from .frames import block_mean, frame_to_input, locality_window, logits_to_prob, mask_to_model, resize_prob
 from .fusion import fuse_labels
 from .state import FrameRecord, FrameResult, ObjectRecord, ObjectState, SampleMemory
@@ -22,43 +22,26 @@ from .state import FrameRecord, FrameResult, ObjectRecord, ObjectState, SampleMe
 MAX_OBJECT_ID = 254
 
 
-@dataclass(frozen=True)
-class TrackerConfig:
-    """tau: reuse when P_gate > tau (tau <= 0 reuses every frame after an object's first, tau >= 1 never).
-
-    keyframe_bound: at most this many consecutive reuse frames per object, then a computed frame
-    (a drift guard the paper lacks); None = unbounded.
-    locality_radius: on computed frames, zero the score outside the object's previous mask dilated by
-    this many 1/16 cells (a host-side motion prior the paper lacks: distant look-alikes are ignored);
-    None = off.
-    delta_scale: the delta map is multiplied by this before it edits S and R on reuse frames (1 = the
-    paper). 0 reuses S as is and translates R with a zero delta: the bundled lite0 heads' delta map
-    measured harmful (MODEL_CARD.md).
-    """
-
-    # defaults tuned for the bundled lite0 heads (benchmarks/results/tau_sweep.md, MODEL_CARD.md)
-    tau: float = 0.5
-    keyframe_bound: int | None = 1
-    locality_radius: int | None = 1
-    delta_scale: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("keyframe_bound", "locality_radius"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise InputError(f"{name}={value!r}: expected a non-negative integer or None")
-        if not isinstance(self.delta_scale, (int, float)) or not 0.0 <= self.delta_scale <= 1.0:
-            raise InputError(f"delta_scale={self.delta_scale!r}: expected a number in [0, 1]")
-
-
 class _FrameContext:
-    """Features of the current frame, computing the high backbone at most once and only on demand."""
+    """Features of the current frame, each backbone part computed at most once and only on demand."""
 
     def __init__(self, tracker: "Tracker", image: np.ndarray, record: FrameRecord) -> None:
-        self.tracker, self.record = tracker, record
-        low = tracker._run("backbone_low", record, image=image)
-        self.f4, self.f8 = low["f4"], low["f8"]
+        self.tracker, self.record, self.image = tracker, record, image
+        self._low: dict[str, np.ndarray] | None = None
         self._high: dict[str, np.ndarray] | None = None
+
+    def low(self) -> dict[str, np.ndarray]:
+        if self._low is None:
+            self._low = self.tracker._run("backbone_low", self.record, image=self.image)
+        return self._low
+
+    @property
+    def f4(self) -> np.ndarray:
+        return self.low()["f4"]
+
+    @property
+    def f8(self) -> np.ndarray:
+        return self.low()["f8"]
 
     def high(self) -> dict[str, np.ndarray]:
         if self._high is None:
@@ -75,7 +58,6 @@ class Tracker:
         spec = runner.subgraphs["backbone_low"].inputs[0].shape
         self.height, self.width = int(spec[2]), int(spec[3])
         self.memory_slots = int(runner.subgraphs["score_update"].inputs[0].shape[0])
-        self.update_every, self.learning_rate = int(runner.update_every), float(runner.learning_rate)
         self.reset()
 
     def reset(self) -> None:
@@ -94,7 +76,10 @@ class Tracker:
         del self.objects[obj_id]
 
     def step(self, frame: np.ndarray, new_masks: Mapping[int, np.ndarray] | None = None) -> FrameResult:
-        """Track one HxWx3 uint8 RGB frame; ``new_masks`` adds (or re-initialises) objects: id -> HxW bool mask."""
+        """Track one HxWx3 uint8 RGB frame; ``new_masks`` adds (or re-initialises) objects: id -> HxW bool mask.
+
+        Objects may start on any frame; a frame before the first object runs nothing and is all background.
+        """
         # validate first, then commit: a rejected call leaves the tracker as it was (retry-safe)
         index = self.frame_index + 1
         size = self._check_frame(frame, index)
@@ -124,8 +109,6 @@ class Tracker:
         return size
 
     def _check_masks(self, masks: Mapping[int, np.ndarray], index: int, size: tuple[int, int]) -> dict[int, np.ndarray]:
-        if index == 0 and not masks:
-            raise InputError("frame 0: no object masks given; the first frame needs at least one object mask")
         checked = {}
         for obj_id, mask in masks.items():
             if (not isinstance(obj_id, (int, np.integer)) or isinstance(obj_id, (bool, np.bool_))
@@ -160,17 +143,22 @@ class Tracker:
                                            first_frame=self.frame_index, last_mask16=label16)
         rec.objects[obj_id] = ObjectRecord(p_gate=None, decision="init")
 
-    def _decide_reuse(self, obj: ObjectState, p_gate: float) -> bool:
+    def _decide(self, obj: ObjectState, p_gate: float) -> tuple[bool, str | None]:
+        """(reuse?, what forced a computed frame the gate would have reused: "keyframe_bound" or None)."""
         cfg = self.config
-        if cfg.keyframe_bound is not None and obj.consecutive_reuse >= cfg.keyframe_bound:
-            return False
-        return cfg.tau <= 0 or p_gate > cfg.tau
+        gate_says_reuse = cfg.tau <= 0 or p_gate > cfg.tau
+        if gate_says_reuse and cfg.keyframe_bound is not None and obj.consecutive_reuse >= cfg.keyframe_bound:
+            return False, "keyframe_bound"
+        return gate_says_reuse, None
 
     def _track_object(self, ctx: _FrameContext, obj: ObjectState) -> np.ndarray:
         rec = ctx.record
         gate = self._run("match_gate", rec, f8=ctx.f8, prev_score=obj.score, template=obj.template)
         p_gate = float(gate["p_gate"].reshape(-1)[0])
-        reuse = self._decide_reuse(obj, p_gate)
+        if not np.isfinite(p_gate):
+            raise InputError(f"frame {self.frame_index}, object {obj.obj_id}: match_gate returned P_gate {p_gate}; "
+                             "the model's weights or the runtime are broken (non-finite output)")
+        reuse, forced = self._decide(obj, p_gate)
         feat = None
         if reuse:
             delta = gate["delta"] * np.float32(self.config.delta_scale)
@@ -185,7 +173,7 @@ class Tracker:
         if feat is not None:
             self._remember(rec, obj, feat, block_mean(prob, 16))
         obj.last_mask16 = block_mean((prob > 0.5).astype(np.float32), 16)
-        rec.objects[obj.obj_id] = ObjectRecord(p_gate=p_gate, decision="reuse" if reuse else "compute")
+        rec.objects[obj.obj_id] = ObjectRecord(p_gate=p_gate, decision="reuse" if reuse else "compute", forced=forced)
         return resize_prob(prob, height=self.frame_size[0], width=self.frame_size[1])
 
     def _compute(self, ctx: _FrameContext, obj: ObjectState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -202,8 +190,8 @@ class Tracker:
 
     def _remember(self, rec: FrameRecord, obj: ObjectState, feat: np.ndarray, label16: np.ndarray) -> None:
         """Store the computed frame's projected feature and predicted label (1/16); refit the filter periodically."""
-        obj.memory.add(feat=feat, label=label16, learning_rate=self.learning_rate)
-        if obj.computed_frames % self.update_every == 0:
+        obj.memory.add(feat=feat, label=label16, learning_rate=self.config.learning_rate)
+        if obj.computed_frames % self.config.update_every == 0:
             out = self._run("score_update", rec, mem_feats=obj.memory.feats, mem_labels=obj.memory.labels,
                             mem_weights=obj.memory.weights, filter_w=obj.filter_w)
             obj.filter_w = out["filter_w_new"]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..model.checkpoint import _atomic_write
+from ..fileio import atomic_write
 from ..model.reusevos import BACKBONE_PREFIXES, ReuseVOS
 from ..tracker.frames import block_mean, frame_to_input, mask_to_model
 
@@ -71,10 +71,27 @@ def cache_key(model: ReuseVOS) -> str:
     return h.hexdigest()[:12]
 
 
-def fit_all_frames(model: ReuseVOS, seq: CachedSequence) -> None:
-    """Memoise the first-frame fit of every frame of ``seq``, both flips (see ``unroll.first_frame_fit``)."""
-    from .unroll import first_frame_fit
+def frame_tensors(seq: CachedSequence, i: int, flip: bool) -> dict[str, torch.Tensor]:
+    """Cached features and labels of frame ``i`` (1xCxhxw each), mirrored when ``flip``."""
+    out = {k: seq.feats[k][i : i + 1].float() for k in FEATURES}
+    out.update(mask=seq.mask[i : i + 1], mask8=seq.mask8[i : i + 1], mask16=seq.mask16[i : i + 1])
+    return {k: torch.flip(v, dims=(3,)) for k, v in out.items()} if flip else out
 
+
+def first_frame_fit(model: ReuseVOS, seq: CachedSequence, index: int, flip: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Score-generator weights fitted on one frame with its ground truth, memoised on the sequence
+    (the fit has no trainable input, so it is cached like the backbone features)."""
+    key = (index, flip)
+    if key not in seq.fits:
+        fr = frame_tensors(seq, index, flip)
+        with torch.no_grad():
+            proj_w, filter_w, _, _ = model.score_generator.init_fit(fr["f16"], fr["mask16"])
+        seq.fits[key] = (proj_w, filter_w)
+    return seq.fits[key]
+
+
+def fit_all_frames(model: ReuseVOS, seq: CachedSequence) -> None:
+    """Memoise the first-frame fit of every frame of ``seq``, both flips (see :func:`first_frame_fit`)."""
     for i in range(len(seq)):
         for flip in (False, True):
             first_frame_fit(model, seq, i, flip)
@@ -91,7 +108,7 @@ def _load_or_cache(model: ReuseVOS, seq, path: Path | None, *, height: int, widt
         fit_all_frames(model, cached)
         saved = {"feats": cached.feats, "mask": cached.mask, "mask8": cached.mask8, "mask16": cached.mask16,
                  "fits": [((i, f), w) for (i, f), w in cached.fits.items()]}
-        _atomic_write(path, lambda tmp: torch.save(saved, tmp))
+        atomic_write(path, lambda tmp: torch.save(saved, tmp))
     return cached
 
 

@@ -13,13 +13,6 @@ def margin(epoch: int, *, m1: float, margin_epochs: int) -> float:
     return m1 * min(epoch / margin_epochs, 1.0)
 
 
-def mask_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU of two binary masks (any shape, values 0/1); 1 when both are empty."""
-    a, b = a > 0.5, b > 0.5
-    union = (a | b).sum()
-    return torch.where(union > 0, (a & b).sum() / union.clamp(min=1), torch.ones((), dtype=torch.float32))
-
-
 def gate_probability_loss(p_gate: torch.Tensor, iou: torch.Tensor, *, m: float, m2: float) -> torch.Tensor:
     """max(m2, |P_gate - max(m, IoU)|)^2 with the margin m really applied (the public code forgets it)."""
     target = torch.clamp(iou, min=m)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -12,8 +11,10 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from ..model.checkpoint import _atomic_write, load_checkpoint, save_checkpoint
+from ..fileio import atomic_write, write_json
+from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.reusevos import BACKBONE_PREFIXES, ReuseVOS
+from ..tracker.config import TrackerConfig, tracker_defaults
 from .feature_cache import CachedSequence
 from .losses import margin
 from .unroll import sample_clip, unroll_clip
@@ -94,11 +95,16 @@ def _sync_buffers(model: ReuseVOS, world: int) -> None:
 
 
 class Trainer:
-    """Trains ``model``'s heads on cached sequences; writes ``out/last.safetensors`` (+ .json) and ``out/state.pt``."""
+    """Trains ``model``'s heads on cached sequences; writes ``out/last.safetensors`` (+ .json) and ``out/state.pt``.
+
+    ``tracker``: the tracker options stored with every checkpoint (default: the paper's tracker with the
+    variant's score-generator schedule).
+    """
 
     def __init__(self, *, model: ReuseVOS, data: list[CachedSequence], config: TrainConfig, out: str | Path,
-                 progress: bool = True) -> None:
+                 progress: bool = True, tracker: TrackerConfig | None = None) -> None:
         self.model, self.data, self.cfg, self.out = model, data, config, Path(out)
+        self.tracker = tracker or tracker_defaults(model, use_bundled=False)
         self.rank, self.world = _world()
         self.params = head_parameters(model)
         for p in model.backbone_parameters():
@@ -180,12 +186,13 @@ class Trainer:
             dist.all_gather_object(gens, self.gen.get_state())
         if self.rank != 0:
             return
-        extra = {"train_config": asdict(self.cfg), "epoch": self.epoch, "history": self.history[-1:]}
+        extra = {"train_config": asdict(self.cfg), "epoch": self.epoch, "history": self.history[-1:],
+                 "tracker": self.tracker.to_json()}
         save_checkpoint(self.model, self.out / "last.safetensors", extra=extra)
         state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "generator": gens,
                  "epoch": self.epoch, "history": self.history}
-        _atomic_write(self.out / "state.pt", lambda tmp: torch.save(state, tmp))
-        _atomic_write(self.out / "history.json", lambda tmp: Path(tmp).write_text(json.dumps(self.history, indent=2)))
+        atomic_write(self.out / "state.pt", lambda tmp: torch.save(state, tmp))
+        write_json(self.out / "history.json", self.history)
 
 
 def init_distributed() -> bool:

@@ -1,0 +1,92 @@
+"""The one table of export targets. A row names everything about a target; adding one is one row.
+
+Each :class:`Target` names its exporter (``reusevos_edge.converters``) and its runtime backend
+(``reusevos_edge.runtime``) as ``"module:attribute"`` strings, imported only when used, so this
+table (and the runtime that reads it) never imports the exporters or any heavy backend.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InputError, require
+
+
+class Precision(str, enum.Enum):
+    """Numeric precision of the exported programs (int8 comes later: add it here)."""
+
+    FP32 = "fp32"
+    FP16 = "fp16"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One export format.
+
+    suffix: the program files' suffix; extra: the pip extra that installs its tools;
+    export_module / runtime_module: modules that must import for exporting / running it;
+    exporter / backend: ``"module:attribute"`` of the export function and the runtime backend class;
+    runnable_here: whether its programs execute on this platform (Core ML: Apple only).
+    """
+
+    name: str
+    suffix: str
+    precisions: tuple[Precision, ...]
+    extra: str
+    export_module: str
+    runtime_module: str
+    exporter: str
+    backend: str
+    runnable_here: bool
+    description: str
+
+    def load_exporter(self):
+        """The export function ``(subgraphs, out_dir, *, precision, **options) -> ExportResult``."""
+        require(self.export_module, extra=self.extra, purpose=f"exporting --target {self.name}")
+        return _attribute(self.exporter)
+
+    def load_backend(self):
+        """The backend class ``(*, bundle_dir, manifest, subgraphs, num_threads)`` with ``execute``."""
+        require(self.runtime_module, extra=self.extra, purpose=f"running a {self.name} bundle")
+        return _attribute(self.backend)
+
+
+def _attribute(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+_ON_APPLE = sys.platform == "darwin"
+_CONVERTERS, _RUNTIME = "reusevos_edge.converters", "reusevos_edge.runtime"
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target("executorch", ".pte", (Precision.FP32,), "executorch", "executorch.exir",
+               "executorch.runtime", f"{_CONVERTERS}.executorch_export:export_executorch",
+               f"{_RUNTIME}.executorch_backend:ExecuTorchBackend", True,
+               "ExecuTorch .pte, one method per subgraph, XNNPACK-delegated"),
+        Target("tflite", ".tflite", (Precision.FP32,), "tflite", "litert_torch",
+               "ai_edge_litert.interpreter", f"{_CONVERTERS}.tflite_export:export_tflite",
+               f"{_RUNTIME}.tflite_backend:TFLiteBackend", True,
+               "LiteRT .tflite, one signature per subgraph"),
+        Target("coreml", ".mlpackage", (Precision.FP32, Precision.FP16), "coreml", "coremltools",
+               "coremltools", f"{_CONVERTERS}.coreml_export:export_coreml",
+               f"{_RUNTIME}.coreml_backend:CoreMLBackend", _ON_APPLE,
+               "Core ML mlprogram, one multifunction .mlpackage (iOS 18) or one per subgraph (iOS 17)"),
+        Target("onnx", ".onnx", (Precision.FP32,), "onnx", "onnxscript", "onnxruntime",
+               f"{_CONVERTERS}.onnx_export:export_onnx", f"{_RUNTIME}.onnx_backend:OnnxBackend", True,
+               "ONNX (opset 20, onnxslim-simplified), one file per subgraph"),
+    )
+}
+
+
+def get_target(name: str, *, what: str = "--target") -> Target:
+    """The target called ``name``, or InputError listing the known ones."""
+    if name not in TARGETS:
+        raise InputError(f"{what} {name!r} is unknown; choose one of {sorted(TARGETS)}")
+    return TARGETS[name]
