@@ -15,7 +15,8 @@ from reusevos_edge.model.checkpoint import load_checkpoint, save_checkpoint
 from reusevos_edge.model.registry import build_model, parse_size
 from reusevos_edge.model.subgraphs import build_subgraphs
 from reusevos_edge.runtime.torch_runner import TorchRunner
-from reusevos_edge.tracker.tracker import Tracker, TrackerConfig
+from reusevos_edge.tracker.config import TrackerConfig
+from reusevos_edge.tracker.tracker import Tracker
 
 H, W = 64, 96
 
@@ -91,12 +92,6 @@ def test_bad_frame_arrays(tracker, bad):
         tracker.step(bad, {1: mask()})
 
 
-def test_no_masks_on_first_frame(tracker):
-    for masks in (None, {}):
-        with pytest.raises(InputError, match=r"frame 0: no object masks"):
-            tracker.step(frame(), masks)
-
-
 def test_rejected_calls_leave_the_tracker_unchanged(tracker):
     """A rejected first frame must not count: the retry is frame 0 again and still needs masks."""
     with pytest.raises(InputError):
@@ -104,8 +99,6 @@ def test_rejected_calls_leave_the_tracker_unchanged(tracker):
     with pytest.raises(InputError):
         tracker.step(frame(), {1: np.zeros((H, W), bool)})
     assert tracker.frame_index == -1 and tracker.frame_size is None and tracker.object_ids == []
-    with pytest.raises(InputError, match="frame 0: no object masks"):
-        tracker.step(frame())
     with pytest.raises(InputError):  # a bad size on the (still) first frame does not fix the video size
         tracker.step(frame(32, 32), {1: mask()})
     assert tracker.frame_size is None
@@ -140,30 +133,32 @@ def test_delta_scale_out_of_range(scale):
 def test_gate_flags_name_the_bad_flag(argv, flag):
     import argparse
 
-    from reusevos_edge.cli.eval import add_gate_args, tracker_config
+    from reusevos_edge.cli.common import add_gate_args, tracker_config
 
     parser = argparse.ArgumentParser()
     add_gate_args(parser)
     with pytest.raises(InputError, match=re.escape(flag)):
-        tracker_config(parser.parse_args(argv))
+        tracker_config(parser.parse_args(argv), TrackerConfig())
 
 
-def test_gate_flags_minus_one_means_none_and_defaults_are_the_tracker_defaults():
+def test_gate_flags_minus_one_means_none_and_unset_flags_keep_the_weights_defaults():
     import argparse
 
-    from reusevos_edge.cli.eval import add_gate_args, tracker_config
+    from reusevos_edge.cli.common import add_gate_args, tracker_config
 
     parser = argparse.ArgumentParser()
     add_gate_args(parser)
-    assert tracker_config(parser.parse_args([])) == TrackerConfig()
-    config = tracker_config(parser.parse_args(["--keyframe-bound", "-1", "--locality-radius", "-1"]), tau=0.3)
-    assert (config.keyframe_bound, config.locality_radius, config.tau) == (None, None, 0.3)
+    tuned = TrackerConfig(tau=0.4, keyframe_bound=3, locality_radius=2, delta_scale=0.5, update_every=4)
+    assert tracker_config(parser.parse_args([]), tuned) == tuned
+    config = tracker_config(parser.parse_args(["--keyframe-bound", "-1", "--locality-radius", "-1", "--tau", "0.3"]),
+                            tuned)
+    assert (config.keyframe_bound, config.locality_radius, config.tau, config.update_every) == (None, None, 0.3, 4)
 
 
 def test_runner_rejects_wrong_feed_shape(runner):
     with pytest.raises(InputError, match=r"subgraph 'backbone_low' input 'image'"):
         runner.run("backbone_low", {"image": np.zeros((1, 3, 32, 32), np.float32)})
-    with pytest.raises(InputError, match="subgraph 'nope' is not in this model"):
+    with pytest.raises(InputError, match="subgraph 'nope' is not in model 'tiny'"):
         runner.run("nope", {})
 
 
@@ -323,6 +318,39 @@ def test_checkpoint_not_a_state_dict(tmp_path):
 def test_unknown_model():
     with pytest.raises(InputError, match=r"model 'nope' is not registered; choose one of \['lite0', 'r18', 'tiny'\]"):
         build_model("nope")
+
+
+def test_unknown_backbone_is_an_error_not_tiny():
+    from reusevos_edge.model.registry import _backbone
+
+    with pytest.raises(InputError, match="backbone 'lite9' is unknown"):
+        _backbone("lite9", pretrained=False)
+
+
+def test_checkpoint_with_nan_weights_is_refused(tmp_path, tiny):
+    tensors = _head(tiny)
+    tensors["gate.conv2.bias"][0] = float("nan")
+    path = _write(tmp_path / "nan.safetensors", tensors)
+    with pytest.raises(InputError, match=r"nan\.safetensors: tensors hold NaN or infinite values: \['gate\.conv2\.bias'\]"):
+        load_checkpoint(build_model("tiny", use_default_checkpoint=False), path)
+
+
+def test_checkpoint_json_carries_the_tracker_defaults(tmp_path, tiny):
+    from reusevos_edge.tracker.config import tracker_defaults
+
+    tuned = TrackerConfig(tau=0.35, keyframe_bound=2, locality_radius=None, delta_scale=0.25, update_every=3)
+    path = tmp_path / "tuned.safetensors"
+    save_checkpoint(tiny, path, extra={"tracker": tuned.to_json()})
+    assert tracker_defaults(tiny, checkpoint=path) == tuned
+    save_checkpoint(tiny, tmp_path / "plain.safetensors")
+    plain = tracker_defaults(tiny, checkpoint=tmp_path / "plain.safetensors")
+    assert plain == TrackerConfig(update_every=tiny.config.fit.update_every)  # the paper's tracker
+    lite0 = tracker_defaults(build_model("lite0", pretrained=False))  # the bundled checkpoint's section
+    assert (lite0.tau, lite0.keyframe_bound, lite0.locality_radius, lite0.delta_scale) == (0.5, 1, 1, 0.0)
+    bad = tmp_path / "bad.safetensors"
+    save_checkpoint(tiny, bad, extra={"tracker": {"tau": 0.5, "gamma": 2}})
+    with pytest.raises(InputError, match=r"unknown tracker options \['gamma'\]"):
+        tracker_defaults(tiny, checkpoint=bad)
 
 
 @pytest.mark.parametrize("text", ["100x96", "288x500", "0x32", "-32x64", "288", "288x512x3", "axb", "", "288*512"])

@@ -16,7 +16,7 @@ from reusevos_edge.data.masks_io import read_mask, write_mask
 from reusevos_edge.data.synthetic import make_clip
 from reusevos_edge.errors import InputError
 
-TINY = ["--model", "tiny", "--size", "64x96", "--no-progress"]
+TINY = ["--model", "tiny", "--untrained", "--size", "64x96", "--no-progress"]
 KEYS = ("J", "F", "jf", "reuse_rate", "fps")
 
 
@@ -41,7 +41,8 @@ def test_eval_writes_table_and_json(davis2016_tree, tmp_path, capsys):
         assert all(key in seq for key in KEYS)
         assert 0 <= seq["jf"] <= 100 and seq["fps"] > 0 and seq["num_frames"] == 6
     assert all(key in report["overall"] for key in KEYS)
-    assert report["config"]["tau"] == 0.5 and report["config"]["keyframe_bound"] == 2
+    assert report["config"]["tracker"]["tau"] == 0.5 and report["config"]["tracker"]["keyframe_bound"] == 2
+    assert (report["config"]["model"], report["config"]["size"], report["config"]["bundle"]) == ("tiny", "64x96", None)
 
 
 def test_eval_multi_object_with_late_object(davis2017_tree, tmp_path):
@@ -58,8 +59,8 @@ def test_eval_multi_object_with_late_object(davis2017_tree, tmp_path):
     [
         (["--sequences", "slow,nope"], "available: fast, slow"),
         (["--sequences", "slow,slow"], "listed more than once"),
-        (["--bundle", "somewhere"], "--bundle somewhere: no such folder"),
-        (["--bundle", "."], "--bundle .: no manifest.json in it"),
+        (["--bundle", "somewhere"], "bundle 'somewhere' is not a folder"),
+        (["--bundle", "."], "bundle '.' has no manifest.json"),
         (["--size", "50x96"], "--size '50x96'"),
         (["--tau", "1.5"], "--tau 1.5"),
         (["--res", "1080p"], "resolution '1080p'"),
@@ -165,7 +166,7 @@ def test_track_empty_first_mask(clip, tmp_path, capsys):
     video = _write_mp4(tmp_path / "clip.mp4", clip[0])
     write_mask(tmp_path / "first.png", np.zeros((48, 64), dtype=np.uint8))
     err = _track_bad(tmp_path, capsys, [str(video), "--mask", str(tmp_path / "first.png")])
-    assert "first.png: the mask is empty" in err
+    assert "first.png: the mask holds no object" in err
 
 
 def test_track_mask_size_mismatch(clip, tmp_path, capsys):
@@ -191,7 +192,7 @@ def test_track_failure_midway_leaves_nothing(clip, tmp_path, capsys, monkeypatch
     frames, masks = clip
     video = _write_mp4(tmp_path / "clip.mp4", frames)
     write_mask(tmp_path / "first.png", masks[0])
-    real = track_cli.render_overlay
+    real = track_cli.render_overlay  # the name track_into calls
 
     def failing(frame, labels, record):
         if record.index == 2:
@@ -209,11 +210,12 @@ def test_track_refuses_non_empty_out(clip, tmp_path, capsys):
     (out / "keep.txt").write_text("user data")
     rc = track_cli.main(["--demo", "--out", str(out), *TINY])
     assert rc == 2
-    assert "already exists and is not an empty folder" in _error(capsys)
+    assert "already exists and is not empty" in _error(capsys)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
 def test_frame_label_and_overlay():
+    from reusevos_edge.tracker import overlay as track_cli  # the overlay lives in the library
     from reusevos_edge.tracker.state import FrameRecord, ObjectRecord
 
     record = FrameRecord(index=3, objects={1: ObjectRecord(p_gate=0.91, decision="reuse")},

@@ -12,16 +12,19 @@ import torch
 
 from reusevos_edge.cli import eval as eval_cli
 from reusevos_edge.converters import parity
-from reusevos_edge.converters.manifest import subgraph_entries
+from reusevos_edge.data.clip import parity_clip
 from reusevos_edge.model.checkpoint import save_checkpoint
 from reusevos_edge.model.fingerprint import WeightsMismatchError, check_bundle_weights, weights_fingerprint
 from reusevos_edge.model.registry import build_model
+from reusevos_edge.runtime import bundle as bundle_runtime
 from reusevos_edge.runtime.bundle import BundleRunner
+from reusevos_edge.runtime.bundle_format import subgraph_entries, subgraphs_from_manifest
 from reusevos_edge.runtime.torch_runner import TorchRunner
-from reusevos_edge.tracker.tracker import TrackerConfig
+from reusevos_edge.targets import TARGETS
+from reusevos_edge.tracker.config import TrackerConfig
 
 H, W = 64, 96
-CONFIG = TrackerConfig(tau=0.0, keyframe_bound=2)
+CONFIG = TrackerConfig(tau=0.0, keyframe_bound=2, update_every=2)
 
 
 def _perturbed(model):
@@ -38,19 +41,27 @@ def _manifest(model, *, checkpoint=None) -> dict:
                       "weights_sha256": weights_fingerprint(model)}}
 
 
-class _FakeBundle(BundleRunner):
-    """A real BundleRunner (manifest, folder, feed checks) whose programs are the eager subgraphs."""
+class _EagerBackend:
+    """Executes a bundle's subgraphs with the eager model (stands in for a runtime)."""
 
-    def __init__(self, inner: TorchRunner, model_info: dict) -> None:
-        graphs = list(inner.subgraphs.values())
-        manifest = {"model": model_info["model"], "subgraphs": subgraph_entries(graphs, {}),
-                    "fit": {"update_every": inner.update_every, "learning_rate": inner.learning_rate}}
-        super().__init__(Path("/bundles/tiny_64x96_fp32_onnx"), manifest)
+    def __init__(self, inner: TorchRunner) -> None:
         self.inner = inner
 
-    def _execute(self, name, arrays):
-        feeds = {spec.name: a for spec, a in zip(self.subgraphs[name].inputs, arrays)}
+    def execute(self, name, arrays):
+        feeds = {spec.name: a for spec, a in zip(self.inner.subgraphs[name].inputs, arrays)}
         return list(self.inner.run(name, feeds).values())
+
+
+class _FakeBundle(BundleRunner):
+    """A real BundleRunner (manifest, folder, feed checks) whose backend is the eager model."""
+
+    def __init__(self, inner: TorchRunner, model_info: dict) -> None:  # no super(): no files to load
+        graphs = list(inner.subgraphs.values())
+        self.manifest = {"target": "onnx", "model": model_info["model"], "frame_size": [H, W],
+                         "subgraphs": subgraph_entries(graphs, {}), "tracker": CONFIG.to_json()}
+        self.bundle_dir, self.target = Path("/bundles/tiny_64x96_fp32_onnx"), TARGETS["onnx"]
+        self.subgraphs = subgraphs_from_manifest(self.manifest)
+        self.backend = _EagerBackend(inner)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +71,7 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def clip():
-    return parity.load_clip(height=H, width=W, num_frames=4, davis_root=None)
+    return parity_clip(height=H, width=W, num_frames=4, davis_root=None)
 
 
 def test_fingerprint_lives_in_one_place_and_sees_every_weight(tiny):
@@ -125,8 +136,8 @@ def test_parity_of_a_bundle_of_the_same_weights_runs(tiny, clip):
     report = parity.check_parity(bundle, TorchRunner(model=build_model("tiny"), height=H, width=W), clip, CONFIG)
     assert report.mean_iou == 1.0
     # a manifest without a fingerprint is not checked (logged), eager vs eager is not checked at all
-    parity.check_parity(_FakeBundle(bundle.inner, {"model": {"variant": "tiny"}}), bundle.inner, clip, CONFIG)
-    parity.check_parity(bundle.inner, TorchRunner(model=_perturbed(tiny), height=H, width=W), clip, CONFIG)
+    parity.check_parity(_FakeBundle(bundle.backend.inner, {"model": {"variant": "tiny"}}), bundle.backend.inner, clip, CONFIG)
+    parity.check_parity(bundle.backend.inner, TorchRunner(model=_perturbed(tiny), height=H, width=W), clip, CONFIG)
 
 
 # --- reusevos-eval / reusevos-track --bundle with --checkpoint ----------------------------------
@@ -142,7 +153,7 @@ def checkpoints(tiny, tmp_path_factory):
 
 def _patch_bundle_runner(monkeypatch, tiny):
     bundle = _FakeBundle(TorchRunner(model=tiny, height=H, width=W), _manifest(tiny, checkpoint=None))
-    monkeypatch.setattr(eval_cli, "_bundle_runner", lambda path: bundle)
+    monkeypatch.setattr(bundle_runtime, "load_bundle_runner", lambda path, num_threads=None: bundle)
     return bundle
 
 
@@ -167,7 +178,9 @@ def test_eval_bundle_with_its_own_checkpoint_runs(davis2016_tree, tmp_path, monk
     rc = eval_cli.main(["--davis", str(davis2016_tree), "--sequences", "slow", "--json", str(out), "--no-progress",
                         "--bundle", "somebundle", "--checkpoint", str(same)])
     assert rc == 0
-    assert json.loads(out.read_text())["config"]["checkpoint"] == str(same)
+    config = json.loads(out.read_text())["config"]
+    assert config["checkpoint"] == str(same) and config["bundle"] == "somebundle"
+    assert (config["model"], config["size"], config["tracker"]) == ("tiny", f"{H}x{W}", CONFIG.to_json())
 
 
 @pytest.mark.slow  # a real ONNX export: ~30 s on 2 busy cores

@@ -27,8 +27,8 @@ from reusevos_edge.metrics.report import (
     format_table,
     results_json,
     summarize,
-    write_json,
 )
+from reusevos_edge.fileio import write_json
 
 H, W = 40, 60  # diagonal 72.1 -> tolerance ceil(0.577) = 1 pixel
 

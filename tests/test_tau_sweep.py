@@ -22,7 +22,7 @@ def tau_sweep():
 
 def test_tau_sweep_writes_json_md_png(tau_sweep, davis2016_tree, tmp_path):
     out = tmp_path / "results"
-    argv = ["--davis", str(davis2016_tree), "--model", "tiny", "--size", "64x96", "--taus", "1.0,0.0", "--keyframe-bound", "-1",
+    argv = ["--davis", str(davis2016_tree), "--model", "tiny", "--untrained", "--size", "64x96", "--taus", "1.0,0.0", "--keyframe-bound", "-1",
             "--out-dir", str(out)]
     assert tau_sweep.main(argv) == 0
     payload = json.loads((out / "tau_sweep.json").read_text())
@@ -44,7 +44,7 @@ def test_tau_sweep_writes_json_md_png(tau_sweep, davis2016_tree, tmp_path):
 
 
 def test_tau_sweep_bad_input(tau_sweep, davis2016_tree, tmp_path, capsys):
-    base = ["--davis", str(davis2016_tree), "--model", "tiny", "--size", "64x96", "--out-dir", str(tmp_path)]
+    base = ["--davis", str(davis2016_tree), "--model", "tiny", "--untrained", "--size", "64x96", "--out-dir", str(tmp_path)]
     assert tau_sweep.main([*base, "--taus", "1.5"]) == 2
     assert "--taus" in capsys.readouterr().err
     assert tau_sweep.main([*base, "--taus", "a,b"]) == 2

@@ -14,9 +14,12 @@ from reusevos_edge.model.subgraphs import SKIPPED_ON_REUSE
 from reusevos_edge.runtime.base import CountingRunner
 from reusevos_edge.runtime.torch_runner import TorchRunner
 from reusevos_edge.tracker.fusion import fuse_labels, soft_aggregate
-from reusevos_edge.tracker.tracker import Tracker, TrackerConfig
+from reusevos_edge.errors import InputError
+from reusevos_edge.tracker.config import TrackerConfig
+from reusevos_edge.tracker.tracker import Tracker
 
 H, W = 64, 96
+EVERY = 2  # the tiny variant's score-generator schedule (ScoreFitConfig.update_every)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,7 @@ def clip():
 
 def run_clip(runner, frames, masks, *, tau, keyframe_bound=None, later=None):
     """Track a clip; object 1 from frame 0's mask, ``later`` = {frame: {id: mask}}. Returns (tracker, results)."""
-    tracker = Tracker(runner=runner, config=TrackerConfig(tau=tau, keyframe_bound=keyframe_bound))
+    tracker = Tracker(runner=runner, config=TrackerConfig(update_every=EVERY, tau=tau, keyframe_bound=keyframe_bound))
     results = []
     for i, frame in enumerate(frames):
         new = {1: masks[0] == 1} if i == 0 else (later or {}).get(i)
@@ -92,7 +95,7 @@ def test_tau_zero_reuses_every_frame_after_the_first(torch_runner, clip):
 def test_reuse_keeps_last_computed_state(torch_runner, clip):
     """S and R are overwritten on computed frames only: reuse frames read the init frame's S and R (no accumulation)."""
     frames, masks = clip
-    tracker = Tracker(runner=torch_runner, config=TrackerConfig(tau=0.0, keyframe_bound=None))
+    tracker = Tracker(runner=torch_runner, config=TrackerConfig(update_every=EVERY, tau=0.0, keyframe_bound=None))
     tracker.step(frames[0], {1: masks[0] == 1})
     score0, refined0 = tracker.objects[1].score.copy(), tracker.objects[1].refined.copy()
     for f in frames[1:4]:
@@ -100,7 +103,7 @@ def test_reuse_keeps_last_computed_state(torch_runner, clip):
     np.testing.assert_array_equal(tracker.objects[1].score, score0)
     np.testing.assert_array_equal(tracker.objects[1].refined, refined0)
     # a computed frame does overwrite them
-    tracker.config = TrackerConfig(tau=1.0)
+    tracker.config = TrackerConfig(update_every=EVERY, tau=1.0)
     tracker.step(frames[4])
     assert not np.array_equal(tracker.objects[1].score, score0)
 
@@ -136,7 +139,7 @@ def test_keyframe_bound_zero_never_reuses(torch_runner, clip):
 
 def test_score_update_every_n_computed_frames(torch_runner, clip):
     frames, masks = clip
-    every = torch_runner.update_every
+    every = EVERY
     assert every >= 2  # otherwise this test cannot tell "every frame" from "every N frames"
     runner = CountingRunner(torch_runner)
     tracker, results = run_clip(runner, frames, masks, tau=1.0)
@@ -157,7 +160,7 @@ def test_score_update_every_n_computed_frames(torch_runner, clip):
 def test_score_update_counts_computed_frames_only(torch_runner):
     """With the keyframe bound, reuse frames do not advance the update schedule."""
     frames, masks = make_clip(num_frames=9, height=H, width=W, seed=2)
-    every = torch_runner.update_every
+    every = EVERY
     _, results = run_clip(CountingRunner(torch_runner), frames, masks, tau=0.0, keyframe_bound=1)
     computed = [r.record.index for r in results if r.record.objects[1].decision == "compute"]
     updated = [r.record.index for r in results if "score_update" in r.record.ran]
@@ -169,7 +172,7 @@ def test_multi_object_late_appearance(torch_runner):
     frames, masks = make_clip(num_frames=6, height=H, width=W, num_objects=2, seed=3, appear_at=3)
     assert not (masks[:3] == 2).any() and (masks[3] == 2).any()
     runner = CountingRunner(torch_runner)
-    tracker = Tracker(runner=runner, config=TrackerConfig(tau=1.0))
+    tracker = Tracker(runner=runner, config=TrackerConfig(update_every=EVERY, tau=1.0))
     results = []
     for i, frame in enumerate(frames):
         new = {1: masks[0] == 1} if i == 0 else ({2: masks[3] == 2} if i == 3 else None)
@@ -206,7 +209,7 @@ class GateStub:
 
     def __init__(self, inner, tracker_ref: dict, p_by_id: dict[int, list[float]]) -> None:
         self.inner, self.ref, self.p_by_id = inner, tracker_ref, p_by_id
-        self.subgraphs, self.update_every, self.learning_rate = inner.subgraphs, inner.update_every, inner.learning_rate
+        self.subgraphs = inner.subgraphs
 
     def run(self, name, feeds):
         out = self.inner.run(name, feeds)
@@ -222,7 +225,7 @@ def test_per_object_gating(torch_runner):
     # frame:        1          2            3            4
     p = {1: [0.9, 0.1, 0.9, 0.1], 2: [0.1, 0.9, 0.9, 0.1]}
     runner = CountingRunner(GateStub(torch_runner, ref, p))
-    tracker = ref["tracker"] = Tracker(runner=runner, config=TrackerConfig(tau=0.5, keyframe_bound=None))
+    tracker = ref["tracker"] = Tracker(runner=runner, config=TrackerConfig(update_every=EVERY, tau=0.5, keyframe_bound=None))
     results = [tracker.step(frames[0], {1: masks[0] == 1, 2: masks[0] == 2})]
     assert results[0].record.ran.count("backbone_high") == 1  # two objects initialised, one high backbone
     results += [tracker.step(f) for f in frames[1:]]
@@ -245,7 +248,7 @@ def test_per_object_gating(torch_runner):
 
 def test_remove_object_stops_its_work(torch_runner):
     frames, masks = make_clip(num_frames=3, height=H, width=W, num_objects=2, seed=6)
-    tracker = Tracker(runner=CountingRunner(torch_runner), config=TrackerConfig(tau=1.0))
+    tracker = Tracker(runner=CountingRunner(torch_runner), config=TrackerConfig(update_every=EVERY, tau=1.0))
     tracker.step(frames[0], {1: masks[0] == 1, 2: masks[0] == 2})
     tracker.remove_object(1)
     r = tracker.step(frames[1])
@@ -255,7 +258,7 @@ def test_remove_object_stops_its_work(torch_runner):
 
 def test_reset_starts_a_new_video(torch_runner, clip):
     frames, masks = clip
-    tracker = Tracker(runner=torch_runner, config=TrackerConfig(tau=1.0))
+    tracker = Tracker(runner=torch_runner, config=TrackerConfig(update_every=EVERY, tau=1.0))
     tracker.step(frames[0], {1: masks[0] == 1})
     tracker.step(frames[1])
     tracker.reset()
@@ -320,7 +323,7 @@ def test_locality_radius_zeroes_the_score_away_from_the_last_mask(torch_runner, 
     from reusevos_edge.tracker.frames import locality_window
 
     frames, masks = clip
-    tracker = Tracker(runner=torch_runner, config=TrackerConfig(tau=1.0, locality_radius=0))
+    tracker = Tracker(runner=torch_runner, config=TrackerConfig(update_every=EVERY, tau=1.0, locality_radius=0))
     tracker.step(frames[0], {1: masks[0] == 1})
     obj = tracker.objects[1]
     for k, frame in enumerate(frames[1:4]):
@@ -331,7 +334,7 @@ def test_locality_radius_zeroes_the_score_away_from_the_last_mask(torch_runner, 
         tracker.step(frame)
         assert np.all(obj.score[window == 0] == 0.0)
         assert obj.last_mask16.shape == last.shape
-    free = Tracker(runner=torch_runner, config=TrackerConfig(tau=1.0, locality_radius=None))
+    free = Tracker(runner=torch_runner, config=TrackerConfig(update_every=EVERY, tau=1.0, locality_radius=None))
     free.step(frames[0], {1: masks[0] == 1})
     free.step(frames[1])
     assert np.any(free.objects[1].score != 0.0)
@@ -342,7 +345,7 @@ def test_locality_radius_must_be_a_non_negative_integer(radius):
     from reusevos_edge.errors import InputError
 
     with pytest.raises(InputError, match="locality_radius"):
-        TrackerConfig(locality_radius=radius)
+        TrackerConfig(update_every=EVERY, locality_radius=radius)
 
 
 @pytest.mark.parametrize("scale", [0.0, 0.5, 1.0])
@@ -352,7 +355,7 @@ def test_delta_scale_scales_the_delta_on_reuse_frames(torch_runner, clip, scale)
     seen: list[tuple[np.ndarray, np.ndarray]] = []
 
     class Spy:
-        subgraphs, update_every, learning_rate = torch_runner.subgraphs, torch_runner.update_every, torch_runner.learning_rate
+        subgraphs = torch_runner.subgraphs
 
         def run(self, name, feeds):
             out = torch_runner.run(name, feeds)
@@ -362,7 +365,7 @@ def test_delta_scale_scales_the_delta_on_reuse_frames(torch_runner, clip, scale)
                 seen[-1] = (seen[-1][0], feeds["delta"])
             return out
 
-    tracker = Tracker(runner=Spy(), config=TrackerConfig(tau=0.0, keyframe_bound=None, delta_scale=scale))
+    tracker = Tracker(runner=Spy(), config=TrackerConfig(update_every=EVERY, tau=0.0, keyframe_bound=None, delta_scale=scale))
     tracker.step(frames[0], {1: masks[0] == 1})
     score0 = tracker.objects[1].score.copy()
     result = tracker.step(frames[1])
@@ -371,3 +374,37 @@ def test_delta_scale_scales_the_delta_on_reuse_frames(torch_runner, clip, scale)
     np.testing.assert_allclose(fed, scale * delta, rtol=1e-6, atol=1e-7)
     assert np.abs(delta).max() > 0  # the test would not tell the scales apart otherwise
     np.testing.assert_array_equal(tracker.objects[1].score, score0)  # S itself is kept for the next frame
+
+
+def test_keyframe_bound_is_recorded_as_what_forced_a_computed_frame(torch_runner, clip):
+    """tau 0: the gate says reuse every time; every other frame is computed because of the bound, and says so."""
+    frames, masks = clip
+    _, results = run_clip(CountingRunner(torch_runner), frames[:5], masks, tau=0.0, keyframe_bound=1)
+    objs = [r.record.objects[1] for r in results[1:]]
+    assert [(o.decision, o.forced) for o in objs] == [("reuse", None), ("compute", "keyframe_bound")] * 2
+    assert results[2].record.to_json()["objects"]["1"]["forced"] == "keyframe_bound"
+    _, free = run_clip(CountingRunner(torch_runner), frames[:3], masks, tau=1.0, keyframe_bound=1)
+    assert all(r.record.objects[1].forced is None for r in free[1:])  # the gate itself said compute
+
+
+def test_frames_before_the_first_object_run_nothing(torch_runner, clip):
+    """Objects may start after frame 0 (a DAVIS sequence whose first annotation is empty)."""
+    frames, masks = clip
+    runner = CountingRunner(torch_runner)
+    tracker = Tracker(runner=runner, config=TrackerConfig(update_every=EVERY, tau=1.0))
+    empty = [tracker.step(frames[i]) for i in range(2)]
+    assert all(r.record.ran == [] and not r.labels.any() and r.record.objects == {} for r in empty)
+    assert sum(runner.calls.values()) == 0
+    started = tracker.step(frames[2], {1: masks[2] == 1})
+    assert started.record.objects[1].decision == "init" and started.record.index == 2
+    assert tracker.step(frames[3]).record.objects[1].decision == "compute"
+
+
+def test_non_finite_gate_output_is_an_error_not_a_decision(torch_runner, clip):
+    frames, masks = clip
+    ref: dict = {}
+    runner = GateStub(torch_runner, ref, {1: [float("nan")]})
+    tracker = ref["tracker"] = Tracker(runner=runner, config=TrackerConfig(update_every=EVERY, tau=0.5))
+    tracker.step(frames[0], {1: masks[0] == 1})
+    with pytest.raises(InputError, match="frame 1, object 1: match_gate returned P_gate nan"):
+        tracker.step(frames[1])

@@ -4,6 +4,8 @@ resume), DDP parity over two gloo ranks and the ``reusevos-train`` CLI. Tiny mod
 from __future__ import annotations
 
 import json
+
+import numpy as np
 import os
 import re
 import subprocess
@@ -18,9 +20,9 @@ from reusevos_edge.cli.train import main as train_main
 from reusevos_edge.data.synthetic import make_clip
 from reusevos_edge.model.registry import build_model
 from reusevos_edge.training.feature_cache import CachedSequence, cache_sequence
-from reusevos_edge.training.losses import delta_loss, gate_probability_loss, margin, mask_iou, mask_loss
+from reusevos_edge.training.losses import delta_loss, gate_probability_loss, margin, mask_loss
 from reusevos_edge.training.trainer import TrainConfig, Trainer, head_parameters
-from reusevos_edge.training.unroll import Clip, sample_clip, unroll_clip
+from reusevos_edge.training.unroll import ClipPlan, sample_clip, unroll_clip
 
 H, W = 64, 96
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -94,15 +96,16 @@ def test_gate_probability_loss(p, iou, m, m2, expected):
     assert float(loss.mean()) == pytest.approx(expected, abs=1e-6)
 
 
-def test_mask_iou():
-    a = torch.zeros(1, 1, 4, 4)
-    b = torch.zeros(1, 1, 4, 4)
-    assert float(mask_iou(a, b)) == 1.0  # both empty
-    a[..., :2, :] = 1  # 8 pixels
-    assert float(mask_iou(a, b)) == 0.0
-    b[..., 1:3, :] = 1  # 8 pixels, 4 shared, union 12
-    assert float(mask_iou(a, b)) == pytest.approx(4 / 12)
-    assert float(mask_iou(a, a.clone())) == 1.0
+def test_gate_target_iou_is_the_metrics_jaccard_on_1x1xhxw_masks():
+    from reusevos_edge.metrics.jf import jaccard
+
+    a = np.zeros((1, 1, 4, 4), bool)
+    b = np.zeros((1, 1, 4, 4), bool)
+    assert jaccard(a, b) == 1.0  # both empty
+    a[..., :2, :] = True  # 8 pixels
+    assert jaccard(a, b) == 0.0
+    b[..., 1:3, :] = True  # 8 pixels, 4 shared, union 12
+    assert jaccard(a, b) == pytest.approx(4 / 12)
 
 
 def test_margin_schedule():
@@ -160,9 +163,9 @@ def test_unroll_gap_clip_seeds_state_from_the_seed_frame(data):
     model = _tiny()
     seq = data[0]
     with torch.no_grad():
-        gap = unroll_clip(model, seq, Clip(init=0, seed=3, frames=(4, 5)), tau=1.1, m=0.5, m2=0.0)
-        seeded_at_3 = unroll_clip(model, seq, Clip(init=3, seed=3, frames=(4, 5)), tau=1.1, m=0.5, m2=0.0)
-        from_0 = unroll_clip(model, seq, Clip(init=0, seed=0, frames=(4, 5)), tau=1.1, m=0.5, m2=0.0)
+        gap = unroll_clip(model, seq, ClipPlan(init=0, seed=3, frames=(4, 5)), tau=1.1, m=0.5, m2=0.0)
+        seeded_at_3 = unroll_clip(model, seq, ClipPlan(init=3, seed=3, frames=(4, 5)), tau=1.1, m=0.5, m2=0.0)
+        from_0 = unroll_clip(model, seq, ClipPlan(init=0, seed=0, frames=(4, 5)), tau=1.1, m=0.5, m2=0.0)
     assert gap.frames == 2 and gap.reused == 0
     assert float(gap.bce) != float(seeded_at_3.bce)  # the fit and template come from frame 0, not 3
     assert float(gap.delta) != float(from_0.delta)  # S_prev is frame 3's label, not frame 0's
@@ -193,7 +196,7 @@ def test_perturb_label16_dilates_erodes_or_shifts():
 
 def test_seed_perturb_changes_the_seed_state_only_when_on(data):
     model = _tiny()
-    seq, clip = data[0], Clip(init=0, seed=2, frames=(3, 4))
+    seq, clip = data[0], ClipPlan(init=0, seed=2, frames=(3, 4))
 
     def delta(p: float, s: int) -> float:
         with torch.no_grad():

@@ -108,6 +108,7 @@ def _load_or_cache(model: ReuseVOS, seq, path: Path | None, *, height: int, widt
         fit_all_frames(model, cached)
         saved = {"feats": cached.feats, "mask": cached.mask, "mask8": cached.mask8, "mask16": cached.mask16,
                  "fits": [((i, f), w) for (i, f), w in cached.fits.items()]}
+        path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda tmp: torch.save(saved, tmp))
     return cached
 
