@@ -164,11 +164,12 @@ def _raise_terminated(signum, frame) -> None:
 
 def run_cli(body: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,
             argv: Sequence[str] | None) -> int:
-    """Parse ``argv`` and run ``body`` (its return value, or 0, is the exit status); see the module doc."""
+    """Parse ``argv`` and run ``body`` (an int it returns is the exit status, else 0); see the module doc."""
     args = parser.parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return body(args) or 0
+        status = body(args)
+        return status if isinstance(status, int) else 0
     except (InputError, MissingExtraError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
