@@ -57,7 +57,7 @@ def export_bundle(options: ExportOptions, *, model, subgraphs, tracker_config) -
     final = options.out_dir / options.bundle_name
     exporter = options.target.load_exporter()
     with staged_dir(final, replace=True) as staging:
-        kwargs = {"layout": options.coreml_layout} if options.target.name == "coreml" else {}
+        kwargs = {"layout": options.layout} if options.layout else {}
         result = exporter(subgraphs, staging, precision=options.precision.value, **kwargs)
         write_manifest(staging, build_manifest(options, model, subgraphs, result, tracker_config))
         manifest = read_manifest(staging)

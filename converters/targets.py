@@ -15,9 +15,6 @@ from reusevos_edge.model.registry import get_config
 from reusevos_edge.model.subgraphs import check_size
 from reusevos_edge.targets import Precision, Target, get_target
 
-COREML_LAYOUTS = ("multifunction", "per_subgraph")
-
-
 @dataclass(frozen=True)
 class ExportOptions:
     """Validated options for exporting one target. Build it with :func:`validate_options`."""
@@ -29,7 +26,7 @@ class ExportOptions:
     width: int
     precision: Precision
     out_dir: Path
-    coreml_layout: str = "multifunction"
+    layout: str | None = None  # for targets with several program layouts (Target.layouts)
 
     @property
     def bundle_name(self) -> str:
@@ -46,7 +43,7 @@ def validate_options(
     precision: str = "fp32",
     checkpoint: str | Path | None = None,
     out_dir: str | Path = "out",
-    coreml_layout: str = "multifunction",
+    layout: str | None = None,
 ) -> ExportOptions:
     """Check every option against the table; raise InputError naming the first bad one."""
     tgt = get_target(target)
@@ -55,13 +52,17 @@ def validate_options(
     if prec not in tgt.precisions:
         allowed = [p.value for p in tgt.precisions]
         raise InputError(f"--precision {prec.value} is not supported by --target {tgt.name}; allowed: {allowed}")
-    if coreml_layout not in COREML_LAYOUTS:
-        raise InputError(f"coreml layout {coreml_layout!r} is unknown; choose one of {list(COREML_LAYOUTS)}")
+    if tgt.layouts:
+        layout = layout or tgt.layouts[0]
+        if layout not in tgt.layouts:
+            raise InputError(f"--{tgt.name}-layout {layout!r} is unknown; choose one of {list(tgt.layouts)}")
+    else:
+        layout = None  # one layout only: the option does not apply
     check_size(height, width, what=f"--size {height}x{width}")
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and not ckpt.is_file():
         raise InputError(f"--checkpoint {str(ckpt)!r} does not exist or is not a file")
-    return ExportOptions(tgt, model, ckpt, height, width, prec, Path(out_dir), coreml_layout)
+    return ExportOptions(tgt, model, ckpt, height, width, prec, Path(out_dir), layout)
 
 
 def parse_precision(text: str) -> Precision:

@@ -30,7 +30,8 @@ class Target:
     suffix: the program files' suffix; extra: the pip extra that installs its tools;
     export_module / runtime_module: modules that must import for exporting / running it;
     exporter / backend: ``"module:attribute"`` of the export function and the runtime backend class;
-    runnable_here: whether its programs execute on this platform (Core ML: Apple only).
+    runnable_here: whether its programs execute on this platform (Core ML: Apple only);
+    layouts: the program layouts its exporter can write (first = default), passed as ``layout=``.
     """
 
     name: str
@@ -43,6 +44,7 @@ class Target:
     backend: str
     runnable_here: bool
     description: str
+    layouts: tuple[str, ...] = ()
 
     def load_exporter(self):
         """The export function ``(subgraphs, out_dir, *, precision, **options) -> ExportResult``."""
@@ -77,7 +79,8 @@ TARGETS: dict[str, Target] = {
         Target("coreml", ".mlpackage", (Precision.FP32, Precision.FP16), "coreml", "coremltools",
                "coremltools", f"{_CONVERTERS}.coreml_export:export_coreml",
                f"{_RUNTIME}.coreml_backend:CoreMLBackend", _ON_APPLE,
-               "Core ML mlprogram, one multifunction .mlpackage (iOS 18) or one per subgraph (iOS 17)"),
+               "Core ML mlprogram, one multifunction .mlpackage (iOS 18) or one per subgraph (iOS 17)",
+               ("multifunction", "per_subgraph")),
         Target("onnx", ".onnx", (Precision.FP32,), "onnx", "onnxscript", "onnxruntime",
                f"{_CONVERTERS}.onnx_export:export_onnx", f"{_RUNTIME}.onnx_backend:OnnxBackend", True,
                "ONNX (opset 20, onnxslim-simplified), one file per subgraph"),

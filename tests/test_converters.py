@@ -70,7 +70,7 @@ def bundles(tiny, tmp_path_factory):
         ({"target": "onnx", "model": "r50"}, "--model 'r50'"),
         ({"target": "onnx", "height": 65}, "multiples of 32"),
         ({"target": "onnx", "checkpoint": "/nonexistent/ckpt.safetensors"}, "--checkpoint"),
-        ({"target": "coreml", "coreml_layout": "zip"}, "coreml layout 'zip'"),
+        ({"target": "coreml", "layout": "zip"}, "--coreml-layout 'zip'"),
     ],
 )
 def test_bad_options_raise_input_error_naming_the_option(kwargs, needle):
@@ -252,7 +252,7 @@ def test_manifest_describes_the_bundle(bundles, tiny):
 def test_coreml_per_subgraph_fp16_packages_keep_float32_io(bundles, tiny):
     from reusevos_edge.converters.coreml_export import verify_coreml
 
-    bundle = bundles("coreml", precision="fp16", coreml_layout="per_subgraph")
+    bundle = bundles("coreml", precision="fp16", layout="per_subgraph")
     export = bundle.manifest["export"]
     assert (export["minimum_deployment_target"], export["compute_precision"]) == ("iOS17", "FLOAT16")
     assert sorted(p.name for p in bundle.path.glob("*.mlpackage")) == sorted(f"{sg.name}.mlpackage" for sg in tiny[1])

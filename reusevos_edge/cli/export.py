@@ -50,14 +50,12 @@ class Row:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..converters.targets import COREML_LAYOUTS
-
     p = argparse.ArgumentParser(prog="reusevos-export", description=__doc__.split("\n\n")[0])
     p.add_argument("--target", required=True, choices=[*TARGETS, "all"])
     p.add_argument("--precision", default="fp32", help="fp32 or fp16 (fp16: coreml only)")
     p.add_argument("--out", type=Path, default=Path("out"), help="folder that receives the bundles (created)")
     p.add_argument("--json", type=Path, default=None, help="also write the results table as JSON here")
-    p.add_argument("--coreml-layout", default="multifunction", choices=COREML_LAYOUTS,
+    p.add_argument("--coreml-layout", default=None, choices=TARGETS["coreml"].layouts,
                    help="one multifunction package (iOS 18) or one package per subgraph (iOS 17)")
     p.add_argument("--davis", type=Path, default=None,
                    help="DAVIS 2016 root: parity runs on its 480p blackswan (default: a synthetic clip)")
@@ -107,7 +105,7 @@ def _validated(args: argparse.Namespace) -> list:
         names = [n for n in names if args.precision in {p.value for p in TARGETS[n].precisions}]
     options = [validate_options(target=n, model=args.model or DEFAULT_MODEL, height=height, width=width,
                                 precision=args.precision, checkpoint=args.checkpoint, out_dir=args.out,
-                                coreml_layout=args.coreml_layout) for n in names]
+                                layout=args.coreml_layout) for n in names]
     if args.frames < 2:
         raise InputError(f"--frames {args.frames}: parity needs at least 2 frames")
     if args.davis is not None and not (args.davis / "JPEGImages" / "480p" / "blackswan").is_dir():

@@ -27,11 +27,31 @@ FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as HxWx3 uint8 RGB."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    """Read an image file as HxWx3 uint8 RGB; a truncated JPEG is an error, not a half-grey frame."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"frame {path}: cannot read it ({exc.strerror})") from None
+    if data[:2] == JPEG_SOI and not jpeg_is_complete(data):
+        raise InputError(f"frame {path}: the JPEG is truncated (its last scan has no end-of-image marker); "
+                         "the file was cut short while copying or writing")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise InputError(f"frame {path}: cannot read it as an image (expected a JPEG or PNG)")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+JPEG_SOI, JPEG_SOS, JPEG_EOI = b"\xff\xd8", b"\xff\xda", b"\xff\xd9"
+
+
+def jpeg_is_complete(data: bytes) -> bool:
+    """Whether a JPEG's last scan is followed by its end-of-image marker.
+
+    Inside entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker, so an
+    end-of-image marker after the last start-of-scan means the scan data is whole.
+    """
+    last_scan = data.rfind(JPEG_SOS)
+    return last_scan >= 0 and data.find(JPEG_EOI, last_scan) >= 0
 
 
 @dataclass(frozen=True)

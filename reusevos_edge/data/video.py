@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from .davis import FRAME_SUFFIXES, read_rgb
+from .davis import FRAME_SUFFIXES, jpeg_is_complete, read_rgb
 
 DEFAULT_DIR_FPS = 24.0  # a frame folder carries no rate; DAVIS was shot at 24 fps
 
@@ -89,26 +89,36 @@ def _open_dir(path: Path, *, fps: float) -> VideoSource:
 
 
 def _image_size(path: Path) -> tuple[int, int]:
+    """(W, H) from the image header; a truncated JPEG is refused here, before any tracking."""
     try:
         with Image.open(path) as image:
-            return image.size
+            size, is_jpeg = image.size, image.format == "JPEG"
     except (OSError, SyntaxError) as exc:
         raise InputError(f"video frame {path}: cannot read it as an image ({exc})") from exc
+    if is_jpeg and not jpeg_is_complete(path.read_bytes()):
+        raise InputError(f"video frame {path}: the JPEG is truncated (no end-of-image marker after its last scan)")
+    return size
 
 
 def _open_file(path: Path) -> VideoSource:
+    """Decode frame 0 for the size and count every decodable frame up front (``grab`` skips colour
+    conversion), so a file cut short is an error before any tracking, not a silently shorter result."""
     capture = cv2.VideoCapture(str(path))
     try:
         ok, frame = capture.read() if capture.isOpened() else (False, None)
         if not ok or frame is None:
             raise InputError(f"video {path}: OpenCV cannot decode it (expected a readable video)")
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        claimed = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         fps = float(capture.get(cv2.CAP_PROP_FPS)) or DEFAULT_DIR_FPS
+        decoded = 1
+        while capture.grab():
+            decoded += 1
     finally:
         capture.release()
-    return VideoSource(
-        path=path, frame_count=max(count, 1), fps=fps, height=frame.shape[0], width=frame.shape[1]
-    )
+    if claimed > decoded:
+        raise InputError(f"video {path}: its header says {claimed} frames but only {decoded} decode; "
+                         "the file is truncated or corrupt")
+    return VideoSource(path=path, frame_count=decoded, fps=fps, height=frame.shape[0], width=frame.shape[1])
 
 
 def _iter_dir(frame_paths: tuple[Path, ...]) -> Iterator[np.ndarray]:
