@@ -21,10 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reusevos_edge.cli.common import add_runner_args, make_setup, run_cli
-from reusevos_edge.cli.eval import add_selection_args, evaluate_one, selected_sequences, selection_json
+from reusevos_edge.cli.common import add_runner_args, add_selection_args, make_setup, run_cli, selected_sequences, selection_json
 from reusevos_edge.errors import InputError
 from reusevos_edge.fileio import atomic_write, prepare_output_dir, write_json, write_text
+from reusevos_edge.metrics.evaluate import evaluate_one
 from reusevos_edge.metrics.report import overall_json, sequence_json, summarize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

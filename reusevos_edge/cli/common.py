@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..data.davis import DavisDataset, Sequence as DavisSequence
 from ..errors import InputError, MissingExtraError
 from ..model.registry import CONFIGS, DEFAULT_MODEL, DEFAULT_SIZE, build_model, default_checkpoint, parse_size
 from ..tracker.config import TrackerConfig, tracker_defaults
@@ -156,6 +157,34 @@ def _check_bundle_checkpoint(runner, checkpoint: Path) -> None:
                          f"so --checkpoint {checkpoint} cannot be checked against it")
     model = build_model(runner.variant, checkpoint=checkpoint)
     check_bundle_weights(runner.manifest, model, bundle=str(runner.bundle_dir), checkpoint=str(checkpoint))
+
+
+def add_selection_args(parser: argparse.ArgumentParser) -> None:
+    """--davis ROOT --res R and --split S | --sequences a,b."""
+    parser.add_argument("--davis", type=Path, required=True, help="DAVIS-layout root folder")
+    parser.add_argument("--res", default="480p", help="resolution folder (default 480p)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--split", default="val", help="ImageSets split (default val)")
+    which.add_argument("--sequences", default=None, help="comma-separated sequence names")
+
+
+def selected_sequences(args: argparse.Namespace) -> list[DavisSequence]:
+    """The sequences ``add_selection_args`` options name, checked to exist."""
+    dataset = DavisDataset(root=args.davis, res=args.res)
+    if args.sequences is None:
+        return dataset.sequences(args.split)
+    names = [name.strip() for name in args.sequences.split(",") if name.strip()]
+    if not names:
+        raise InputError(f"--sequences {args.sequences!r}: expected comma-separated sequence names")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"--sequences {args.sequences!r}: {', '.join(repeated)} listed more than once")
+    return dataset.sequences(names=names)
+
+
+def selection_json(args: argparse.Namespace) -> dict:
+    return {"davis": str(args.davis), "res": args.res, "split": None if args.sequences else args.split,
+            "sequences": args.sequences}
 
 
 def _raise_terminated(signum, frame) -> None:

@@ -10,6 +10,7 @@ import torch
 
 from ..data.davis import DavisDataset
 from ..errors import InputError
+from ..fileio import prepare_output_dir
 from ..model.registry import DEFAULT_MODEL, build_model, parse_size
 from ..training.feature_cache import cache_dataset
 from ..training.trainer import TrainConfig, Trainer, init_distributed
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    prepare_output_dir(args.out, allow_existing=True)  # before the long feature caching
     distributed = init_distributed()
     torch.set_num_threads(max(torch.get_num_threads() // (2 if distributed else 1), 1))
     height, width = parse_size(args.size)
