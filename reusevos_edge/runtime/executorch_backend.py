@@ -13,13 +13,20 @@ from ..model.subgraph import Subgraph
 class ExecuTorchBackend:
     """Runs methods of the bundle's ``.pte`` (XNNPACK + portable kernels); all methods load up front.
 
-    ``num_threads`` is accepted for a uniform interface; XNNPACK sizes its own thread pool.
+    ``num_threads`` sizes ExecuTorch's thread pool, which is one per process (XNNPACK otherwise takes
+    one thread per core): the last bundle opened with a thread count sets it for all.
     """
 
     def __init__(self, *, bundle_dir: Path, manifest: dict, subgraphs: Mapping[str, Subgraph],
                  num_threads: int | None = None) -> None:
         import torch
         from executorch.runtime import Runtime
+
+        if num_threads:
+            from executorch.extension.pybindings import portable_lib
+
+            if portable_lib._threadpool_get_thread_count() != num_threads:
+                portable_lib._unsafe_reset_threadpool(num_threads)
 
         self._from_numpy = torch.from_numpy
         program = Runtime.get().load_program(str(bundle_dir / manifest["artifact"]))
