@@ -38,6 +38,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tau", type=float, default=None, help="default: the value the weights were tuned with")
     p.add_argument("--davis", type=Path, default=None, help="DAVIS 2016 root: the clip is its 480p blackswan")
+    p.add_argument("--bundle", type=Path, action="append", default=[],
+                   help="also time this exported bundle (any target/precision of these weights); repeatable")
     p.add_argument("--out", default=str(RESULTS_DIR))
     return p.parse_args(argv)
 
@@ -100,14 +102,15 @@ def machine() -> dict:
 def markdown(result: dict) -> str:
     """Two tables: ms/frame per runtime, then ms per subgraph per runtime."""
     runtimes = list(result["runtimes"])
-    lines = [f"# Runtime latency: {result['model']} {result['size']}, fp32, {result['threads']} threads",
+    lines = [f"# Runtime latency: {result['model']} {result['size']}, {result['threads']} threads",
              "", f"Clip: {result['clip']} ({result['frames']} frames), tau {result['tau']}; "
              f"trimmed mean (middle 80%), {result['rounds']} rounds after {result['warmup']} warm-up.", "",
-             "| runtime | ms/frame | FPS | computed | reused |", "|---|---|---|---|---|"]
+             "| runtime | ms/frame | FPS | computed | reused | size MB |", "|---|---|---|---|---|---|"]
     for name in runtimes:
         r = result["runtimes"][name]
+        size = "-" if r.get("size_mb") is None else f"{r['size_mb']:.2f}"
         lines.append(f"| {name} | {r['ms_per_frame']:.2f} | {1e3 / r['ms_per_frame']:.1f} | "
-                     f"{r['computed_frames']} | {r['reused_frames']} |")
+                     f"{r['computed_frames']} | {r['reused_frames']} | {size} |")
     lines += ["", "| subgraph | " + " | ".join(runtimes) + " |", "|---|" + "---|" * len(runtimes)]
     for sg in result["runtimes"][runtimes[0]]["per_subgraph_ms"]:
         cells = [f"{result['runtimes'][n]['per_subgraph_ms'].get(sg, float('nan')):.3f}" for n in runtimes]
@@ -120,7 +123,9 @@ def main(argv=None) -> int:
     from reusevos_edge.model.registry import DEFAULT_SIZE, build_model, parse_size
     from reusevos_edge.model.subgraphs import build_subgraphs
     from reusevos_edge.runtime.base import RecordingRunner
+    from reusevos_edge.model.fingerprint import check_bundle_weights
     from reusevos_edge.runtime.bundle import load_bundle_runner
+    from reusevos_edge.runtime.bundle_format import bundle_size_bytes
     from reusevos_edge.runtime.torch_runner import TorchRunner
     from reusevos_edge.tracker.config import tracker_defaults
     from reusevos_edge.tracker.run import track_clip
@@ -140,11 +145,17 @@ def main(argv=None) -> int:
     for target in [t for t in args.targets.split(",") if t]:
         path = get_bundle(target, args, model, subgraphs, height, width, config)
         runners[target] = load_bundle_runner(path, num_threads=args.threads)
+    for path in args.bundle:
+        runner = load_bundle_runner(path, num_threads=args.threads)
+        check_bundle_weights(runner.manifest, model, bundle=str(path))
+        runners[f"{runner.target.name} {runner.manifest['precision']}"] = runner
+    sizes = {name: bundle_size_bytes(r.bundle_dir) / 1e6 for name, r in runners.items() if hasattr(r, "bundle_dir")}
     result = {"model": args.model, "size": f"{height}x{width}", "threads": args.threads, "clip": clip.name,
               "frames": clip.frame_count, "tau": config.tau, "tracker": config.to_json(), "warmup": args.warmup, "rounds": args.rounds,
               "machine": machine(), "runtimes": {}}
     for name, runner in runners.items():
-        result["runtimes"][name] = bench_runner(runner, recorder.feeds, clip, config, args)
+        result["runtimes"][name] = {**bench_runner(runner, recorder.feeds, clip, config, args),
+                                    "size_mb": sizes.get(name)}
         print(f"{name}: {result['runtimes'][name]['ms_per_frame']:.2f} ms/frame", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

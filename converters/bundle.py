@@ -15,6 +15,7 @@ from pathlib import Path
 from reusevos_edge.fileio import staged_dir
 from reusevos_edge.model.fingerprint import weights_fingerprint
 from reusevos_edge.model.registry import default_checkpoint
+from reusevos_edge.quant.precision import precision_table
 from reusevos_edge.runtime.bundle_format import (bundle_size_bytes, read_manifest, sha256_file, subgraph_entries,
                                                  write_manifest)
 
@@ -48,10 +49,12 @@ class BundleResult:
         return self.size_bytes / 1e6
 
 
-def export_bundle(options: ExportOptions, *, model, subgraphs, tracker_config) -> BundleResult:
+def export_bundle(options: ExportOptions, *, model, subgraphs, tracker_config,
+                  quantization: dict | None = None) -> BundleResult:
     """Export ``subgraphs`` of ``model`` for ``options.target`` into ``options.out_dir`` (which must exist).
 
     ``tracker_config`` (a TrackerConfig): the options the bundle runs with by default, stored in its manifest.
+    ``quantization``: how int8 subgraphs were quantized (method, quantizer, calibration), for the manifest.
     """
     start = time.perf_counter()
     final = options.out_dir / options.bundle_name
@@ -59,7 +62,10 @@ def export_bundle(options: ExportOptions, *, model, subgraphs, tracker_config) -
     with staged_dir(final, replace=True) as staging:
         kwargs = {"layout": options.layout} if options.layout else {}
         result = exporter(subgraphs, staging, precision=options.precision.value, **kwargs)
-        write_manifest(staging, build_manifest(options, model, subgraphs, result, tracker_config))
+        manifest = build_manifest(options, model, subgraphs, result, tracker_config)
+        if quantization is not None:
+            manifest["quantization"] = quantization
+        write_manifest(staging, manifest)
         manifest = read_manifest(staging)
     return BundleResult(final, bundle_size_bytes(final), time.perf_counter() - start, manifest)
 
@@ -70,6 +76,7 @@ def build_manifest(options: ExportOptions, model, subgraphs, result: ExportResul
         "target": options.target.name,
         "artifact": result.artifact,
         "precision": options.precision.value,
+        "subgraph_precision": precision_table([sg.name for sg in subgraphs], options.precision.value),
         "model": {**checkpoint_info(options), "weights_sha256": weights_fingerprint(model)},
         "frame_size": [options.height, options.width],
         "normalisation": normalisation(model),

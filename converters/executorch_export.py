@@ -23,13 +23,17 @@ _BOOKKEEPING = {"executorch_call_delegate", "getitem"}
 
 
 def export_executorch(subgraphs, out_dir: Path, *, precision: str = "fp32") -> ExportResult:
-    """Write ``out_dir/model.pte``; return the file and the undelegated ops per method."""
-    if precision != "fp32":
-        raise InputError(f"ExecuTorch export supports precision fp32 only, got {precision!r}")
+    """Write ``out_dir/model.pte``; return the file and the undelegated ops per method.
+
+    int8: the subgraphs come already PT2E-quantized (``reusevos_edge.quant``); XNNPACK takes their
+    quantize/dequantize pairs and runs the ops between them with int8 kernels.
+    """
+    if precision not in ("fp32", "int8"):
+        raise InputError(f"ExecuTorch export supports precision fp32 and int8, got {precision!r}")
     exir = require("executorch.exir", extra="executorch", purpose="ExecuTorch export")
     xnn = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", extra="executorch",
                   purpose="ExecuTorch XNNPACK delegation")
-    programs = {sg.name: torch.export.export(sg.module.eval(), sg.example_inputs()) for sg in subgraphs}
+    programs = {sg.name: torch.export.export(_eval(sg.module), sg.example_inputs()) for sg in subgraphs}
     edge = exir.to_edge_transform_and_lower(programs, partitioner=[xnn.XnnpackPartitioner()])
     result = ExportResult(artifact=PTE_NAME, files=[PTE_NAME])
     for sg in subgraphs:
@@ -41,6 +45,14 @@ def export_executorch(subgraphs, out_dir: Path, *, precision: str = "fp32") -> E
     with open(out_dir / PTE_NAME, "wb") as handle:
         edge.to_executorch().write_to_file(handle)
     return result
+
+
+def _eval(module):
+    """``module`` in eval mode; a module made by torch.export (a quantized subgraph) has no train mode."""
+    try:
+        return module.eval()
+    except NotImplementedError:
+        return module
 
 
 def _node_op_name(node) -> str:

@@ -29,6 +29,18 @@ MIN_MEAN_IOU = 0.99
 MIN_GATE_AGREEMENT = 0.99
 
 
+@dataclass(frozen=True)
+class Floors:
+    """The pass marks: mean mask IoU and gate agreement against the reference."""
+
+    mean_iou: float
+    gate_agreement: float
+
+
+FP32_FLOORS = Floors(MIN_MEAN_IOU, MIN_GATE_AGREEMENT)
+INT8_FLOORS = Floors(0.98, 0.98)  # an int8 bundle against its fake-quantized PyTorch programs
+
+
 class ParityError(RuntimeError):
     """A bundle's tracking results differ from PyTorch eager beyond the named floors."""
 
@@ -83,14 +95,15 @@ class ParityReport:
     max_p_gate_diff: float = 0.0
     decisions: dict[str, int] = field(default_factory=dict)
     drift: list[SubgraphDrift] = field(default_factory=list)
+    floors: Floors = FP32_FLOORS
 
     @property
     def passed(self) -> bool:
-        return self.mean_iou >= MIN_MEAN_IOU and self.gate_agreement >= MIN_GATE_AGREEMENT
+        return self.mean_iou >= self.floors.mean_iou and self.gate_agreement >= self.floors.gate_agreement
 
     def summary(self) -> str:
-        text = (f"{self.clip} ({self.frames} frames): mean IoU {self.mean_iou:.4f} (min {MIN_MEAN_IOU}), "
-                f"gate agreement {self.gate_agreement:.4f} (min {MIN_GATE_AGREEMENT}), "
+        text = (f"{self.clip} ({self.frames} frames): mean IoU {self.mean_iou:.4f} (min {self.floors.mean_iou}), "
+                f"gate agreement {self.gate_agreement:.4f} (min {self.floors.gate_agreement}), "
                 f"max |P_gate diff| {self.max_p_gate_diff:.1e}, eager decisions {self.decisions}")
         worst = sorted(self.drift, key=lambda d: d.max_rel, reverse=True)[:5]
         if worst:
@@ -103,7 +116,7 @@ class ParityReport:
                 "gate_agreement": self.gate_agreement, "passed": self.passed,
                 "max_p_gate_diff": self.max_p_gate_diff, "decisions": self.decisions,
                 "ms_per_frame": self.ms_per_frame, "reference_ms_per_frame": self.reference_ms_per_frame,
-                "drift": [vars(d) for d in self.drift]}
+                "drift": [vars(d) for d in self.drift], "floors": vars(self.floors)}
 
 
 def compare_subgraphs(runner, reference, feeds: Mapping[str, Mapping[str, np.ndarray]]) -> list[SubgraphDrift]:
@@ -133,7 +146,8 @@ def check_same_weights(runner, reference, *, checkpoint: str | Path | None = Non
                          missing_ok=True)
 
 
-def measure_parity(runner, reference, clip: Clip, config, *, checkpoint: str | Path | None = None) -> ParityReport:
+def measure_parity(runner, reference, clip: Clip, config, *, checkpoint: str | Path | None = None,
+                   floors: Floors = FP32_FLOORS) -> ParityReport:
     """Track ``clip`` (its frames listed, so both runs see them) with both runners; on failure attach drift.
 
     Raises WeightsMismatchError first if the bundle's manifest fingerprint is not the reference
@@ -145,7 +159,7 @@ def measure_parity(runner, reference, clip: Clip, config, *, checkpoint: str | P
     got_run = track_clip(Tracker(runner=runner, config=config), clip)
     report = ParityReport(clip.name, clip.frame_count, mean_iou(got_run, ref_run), gate_agreement(got_run, ref_run),
                           1e3 * trimmed_mean(got_run.seconds[1:]), 1e3 * trimmed_mean(ref_run.seconds[1:]),
-                          max_p_gate_diff(got_run, ref_run), decision_counts(ref_run.records))
+                          max_p_gate_diff(got_run, ref_run), decision_counts(ref_run.records), floors=floors)
     if not report.passed:
         report.drift = compare_subgraphs(runner, reference, recorder.feeds)
     return report

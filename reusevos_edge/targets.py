@@ -17,10 +17,12 @@ from .errors import InputError, require
 
 
 class Precision(str, enum.Enum):
-    """Numeric precision of the exported programs (int8 comes later: add it here)."""
+    """Numeric precision of the exported programs. int8 bundles are mixed: ``quant.precision`` says
+    which subgraphs run int8 (the score generator stays float32)."""
 
     FP32 = "fp32"
     FP16 = "fp16"
+    INT8 = "int8"
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ _CONVERTERS, _RUNTIME = "reusevos_edge.converters", "reusevos_edge.runtime"
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
-        Target("executorch", ".pte", (Precision.FP32,), "executorch", "executorch.exir",
+        Target("executorch", ".pte", (Precision.FP32, Precision.INT8), "executorch", "executorch.exir",
                "executorch.runtime", f"{_CONVERTERS}.executorch_export:export_executorch",
                f"{_RUNTIME}.executorch_backend:ExecuTorchBackend", True,
                "ExecuTorch .pte, one method per subgraph, XNNPACK-delegated"),

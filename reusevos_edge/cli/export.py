@@ -1,8 +1,8 @@
 """``reusevos-export``: export the model to on-device bundles, check parity, print one table.
 
     reusevos-export --target {executorch,tflite,coreml,onnx,all} [--model lite0|r18|tiny]
-                    [--checkpoint PATH] [--size HxW] [--precision fp32|fp16] [--out DIR] [--json PATH]
-                    [--davis ROOT] [--verbose]
+                    [--checkpoint PATH] [--size HxW] [--precision fp32|fp16|int8] [--out DIR] [--json PATH]
+                    [--davis ROOT] [--calibrate DAVIS_ROOT] [--verbose]
 
 Every bundle is run through the tracker next to PyTorch eager where its runtime exists on this
 machine (Core ML is checked statically off Apple platforms), on DAVIS ``blackswan`` (480p) when
@@ -27,6 +27,7 @@ from .capture import output_to
 from .common import Terminated, add_runner_args, check_model_args, run_cli, tracker_config
 
 LOG_NAME = "export.log"
+CALIBRATION_RES, CALIBRATION_SPLIT = "288p", "train"
 
 
 @dataclass
@@ -52,7 +53,9 @@ class Row:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="reusevos-export", description=__doc__.split("\n\n")[0])
     p.add_argument("--target", required=True, choices=[*TARGETS, "all"])
-    p.add_argument("--precision", default="fp32", help="fp32 or fp16 (fp16: coreml only)")
+    p.add_argument("--precision", default="fp32", help="fp32, fp16 (coreml) or int8 (executorch; needs --calibrate)")
+    p.add_argument("--calibrate", type=Path, default=None,
+                   help="int8: DAVIS root whose train split (288p) calibrates the activation ranges (PTQ)")
     p.add_argument("--out", type=Path, default=Path("out"), help="folder that receives the bundles (created)")
     p.add_argument("--json", type=Path, default=None, help="also write the results table as JSON here")
     p.add_argument("--coreml-layout", default=None, choices=TARGETS["coreml"].layouts,
@@ -110,7 +113,26 @@ def _validated(args: argparse.Namespace) -> list:
         raise InputError(f"--frames {args.frames}: parity needs at least 2 frames")
     if args.davis is not None and not (args.davis / "JPEGImages" / "480p" / "blackswan").is_dir():
         raise InputError(f"--davis {args.davis}: no JPEGImages/480p/blackswan in it (expected a DAVIS 2016 tree)")
+    _check_calibration(args)
     return options
+
+
+def _check_calibration(args: argparse.Namespace) -> None:
+    """int8 needs calibration frames (there is no QAT checkpoint yet); fp32/fp16 take none."""
+    from ..data.davis import DavisDataset
+
+    if args.precision != "int8":
+        if args.calibrate is not None:
+            raise InputError(f"--calibrate {args.calibrate}: only --precision int8 is calibrated")
+        return
+    if args.calibrate is None:
+        raise InputError("--precision int8 needs calibration frames: pass --calibrate DAVIS_ROOT (its 288p train "
+                         "split calibrates the int8 activation ranges; the bundled weights carry no quantization "
+                         "parameters)")
+    dataset = DavisDataset(root=args.calibrate, res=CALIBRATION_RES)
+    names = dataset.split_names(CALIBRATION_SPLIT)
+    if not names or not any(dataset.sequence(n).frame_paths for n in names[:1]):
+        raise InputError(f"--calibrate {args.calibrate}: its {CALIBRATION_RES} {CALIBRATION_SPLIT} split holds no frames")
 
 
 class _Session:
@@ -127,7 +149,8 @@ class _Session:
         self.config = tracker_config(args, tracker_defaults(self.model, checkpoint=options.checkpoint))
         self.reference = TorchRunner(model=self.model, height=options.height, width=options.width,
                                      threads=args.threads)
-        self.args, self.log, self._clip = args, log, None
+        self.args, self.log, self._clip, self._feeds = args, log, None, None
+        self.options = options
 
     def clip(self, options):
         from ..data.clip import parity_clip
@@ -137,6 +160,29 @@ class _Session:
                                      davis_root=self.args.davis)
         return self._clip
 
+    def calibration_feeds(self) -> dict:
+        """Feeds every subgraph saw while the float model tracked the calibration clips (computed once)."""
+        from ..quant.calibration import collect_feeds, davis_calibration_clips
+
+        if self._feeds is None:
+            clips = davis_calibration_clips(self.args.calibrate, height=self.options.height, width=self.options.width,
+                                            res=CALIBRATION_RES, split=CALIBRATION_SPLIT)
+            self._feeds = collect_feeds(self.reference, clips, self.config)
+        return self._feeds
+
+    def programs(self, options) -> tuple[list, dict | None]:
+        """The subgraphs to export for ``options`` (int8: PT2E-quantized), and the quantization record."""
+        if options.precision.value != "int8":
+            return self.subgraphs, None
+        from ..quant.ptq import quantize_subgraphs
+
+        feeds = self.calibration_feeds()
+        quantized = quantize_subgraphs(self.subgraphs, feeds, target=options.target.name)
+        record = {"method": "ptq", "quantizer": options.target.name,
+                  "calibration": {"davis": str(self.args.calibrate), "res": CALIBRATION_RES, "split": CALIBRATION_SPLIT,
+                                  "calls": {name: len(f) for name, f in feeds.items()}}}
+        return quantized, record
+
     def export(self, options, *, single: bool) -> Row:
         from ..converters.bundle import export_bundle
 
@@ -144,7 +190,9 @@ class _Session:
         try:
             with output_to(self.log), warnings.catch_warnings():
                 warnings.simplefilter("ignore", (FutureWarning, DeprecationWarning))
-                bundle = export_bundle(options, model=self.model, subgraphs=self.subgraphs, tracker_config=self.config)
+                subgraphs, quantization = self.programs(options)
+                bundle = export_bundle(options, model=self.model, subgraphs=subgraphs, tracker_config=self.config,
+                                       quantization=quantization)
         except (InputError, MissingExtraError) as exc:
             if single:
                 raise
@@ -158,11 +206,12 @@ class _Session:
             return Row(options.target.name, "❌", parity=f"export failed: {str(exc).splitlines()[0][:80]}")
         print(f"{options.target.name}: exported in {bundle.seconds:.0f} s -> {bundle.path} ({bundle.size_mb:.2f} MB)",
               flush=True)
-        return self.validate(options, bundle)
+        return self.validate(options, bundle, subgraphs)
 
-    def validate(self, options, bundle) -> Row:
-        from ..converters.parity import measure_parity
+    def validate(self, options, bundle, subgraphs) -> Row:
+        from ..converters.parity import INT8_FLOORS, measure_parity
         from ..runtime.bundle import load_bundle_runner
+        from ..runtime.torch_runner import TorchRunner
 
         row = Row(options.target.name, "✅", bundle.size_mb, seconds=bundle.seconds, path=str(bundle.path))
         if not options.target.runnable_here:
@@ -170,9 +219,21 @@ class _Session:
             return row
         with output_to(self.log):
             runner = load_bundle_runner(bundle.path, num_threads=self.args.threads)
-            report = measure_parity(runner, self.reference, self.clip(options), self.config)
+            if subgraphs is self.subgraphs:
+                report = measure_parity(runner, self.reference, self.clip(options), self.config)
+                versus_fp32 = None
+            else:  # int8: against the fake-quantized PyTorch programs, and reported beside fp32 eager
+                reference = TorchRunner(model=self.model, height=options.height, width=options.width,
+                                        threads=self.args.threads, subgraphs=subgraphs)
+                report = measure_parity(runner, reference, self.clip(options), self.config, floors=INT8_FLOORS)
+                versus_fp32 = measure_parity(runner, self.reference, self.clip(options), self.config,
+                                             floors=INT8_FLOORS)
         row.parity = f"IoU {report.mean_iou:.4f}, gate {report.gate_agreement:.3f}"
+        if versus_fp32 is not None:
+            row.parity += f" (vs fp32: IoU {versus_fp32.mean_iou:.4f}, gate {versus_fp32.gate_agreement:.3f})"
         row.ms_per_frame, row.detail = report.ms_per_frame, report.to_json()
+        if versus_fp32 is not None:
+            row.detail["versus_fp32"] = versus_fp32.to_json()
         if not report.passed:
             row.status = "❎"
             print(f"{options.target.name}: parity failed: {report.summary()}", file=sys.stderr)

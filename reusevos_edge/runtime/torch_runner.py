@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from ..model.reusevos import ReuseVOS
+from ..model.subgraph import Subgraph
 from ..model.subgraphs import build_subgraphs
 from .base import check_feeds
 
 
 class TorchRunner:
-    """Runs subgraphs of ``model`` at a fixed frame size with ``torch.inference_mode``."""
+    """Runs subgraphs of ``model`` at a fixed frame size with ``torch.inference_mode``.
 
-    def __init__(self, *, model: ReuseVOS, height: int, width: int, threads: int | None = None) -> None:
+    ``subgraphs``: the contract's programs to run instead of the model's own (e.g. its int8
+    fake-quantized versions from ``reusevos_edge.quant``); ``model`` still names the weights.
+    """
+
+    def __init__(self, *, model: ReuseVOS, height: int, width: int, threads: int | None = None,
+                 subgraphs: Sequence[Subgraph] | None = None) -> None:
         self.model = model.eval()
         self.height, self.width = height, width
-        self.subgraphs = {g.name: g for g in build_subgraphs(model, height=height, width=width)}
+        graphs = subgraphs if subgraphs is not None else build_subgraphs(model, height=height, width=width)
+        self.subgraphs = {g.name: g for g in graphs}
         if threads:
             torch.set_num_threads(threads)
 

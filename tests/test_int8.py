@@ -1,0 +1,106 @@
+"""int8 post-training quantization (tiny model): per-subgraph precision, the fake-quantized PyTorch
+programs against the ExecuTorch int8 program, tracking parity, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reusevos_edge.data.clip import parity_clip
+from reusevos_edge.model.registry import build_model
+from reusevos_edge.model.subgraphs import build_subgraphs
+from reusevos_edge.quant.precision import FLOAT_SUBGRAPHS, INT8_SUBGRAPHS, precision_table
+from reusevos_edge.runtime.torch_runner import TorchRunner
+from reusevos_edge.tracker.config import TrackerConfig
+
+H, W = 64, 96
+CONFIG = TrackerConfig(tau=0.0, keyframe_bound=2, update_every=2)
+
+
+def test_the_precision_table_covers_the_contract():
+    names = [sg.name for sg in build_subgraphs(build_model("tiny"), height=H, width=W)]
+    assert sorted(INT8_SUBGRAPHS + FLOAT_SUBGRAPHS) == sorted(names)
+    table = precision_table(names, "int8")
+    assert {n for n, p in table.items() if p == "fp32"} == {"score_init", "score_gen", "score_update"}
+    assert set(precision_table(names, "fp32").values()) == {"fp32"}
+
+
+@pytest.fixture(scope="module")
+def quantized():
+    pytest.importorskip("executorch.backends.xnnpack.quantizer.xnnpack_quantizer")
+    from reusevos_edge.quant.calibration import collect_feeds
+    from reusevos_edge.quant.ptq import quantize_subgraphs
+
+    model = build_model("tiny")
+    subgraphs = build_subgraphs(model, height=H, width=W)
+    reference = TorchRunner(model=model, height=H, width=W, subgraphs=subgraphs)
+    clips = [parity_clip(height=H, width=W, num_frames=6)]
+    feeds = collect_feeds(reference, clips, CONFIG, limit=8)
+    assert set(INT8_SUBGRAPHS) <= set(feeds)  # the reuse path ran too
+    return model, subgraphs, quantize_subgraphs(subgraphs, feeds, target="executorch"), feeds
+
+
+@pytest.mark.backend
+def test_fake_quant_programs_are_quantized_and_close_to_float(quantized):
+    model, float_graphs, int8_graphs, feeds = quantized
+    fp32 = TorchRunner(model=model, height=H, width=W, subgraphs=float_graphs)
+    int8 = TorchRunner(model=model, height=H, width=W, subgraphs=int8_graphs)
+    for sg in int8_graphs:
+        ops = {str(n.target) for n in sg.module.graph.nodes} if sg.name in INT8_SUBGRAPHS else set()
+        assert (sg.name in INT8_SUBGRAPHS) == any("quantize_per" in op for op in ops), sg.name
+        got, ref = int8.run(sg.name, feeds[sg.name][0]), fp32.run(sg.name, feeds[sg.name][0])
+        for name in ref:
+            scale = max(float(np.abs(ref[name]).max()), 1e-6)
+            assert float(np.abs(got[name] - ref[name]).max()) / scale < 0.25, (sg.name, name)
+
+
+@pytest.mark.backend
+def test_executorch_int8_bundle_matches_its_fake_quant_programs(quantized, tmp_path):
+    from reusevos_edge.converters import parity
+    from reusevos_edge.converters.bundle import export_bundle
+    from reusevos_edge.converters.targets import validate_options
+    from reusevos_edge.runtime.bundle import load_bundle_runner
+
+    model, float_graphs, int8_graphs, feeds = quantized
+    opts = validate_options(target="executorch", model="tiny", height=H, width=W, precision="int8", out_dir=tmp_path)
+    bundle = export_bundle(opts, model=model, subgraphs=int8_graphs, tracker_config=CONFIG,
+                           quantization={"method": "ptq"})
+    manifest = bundle.manifest
+    assert bundle.path.name == "tiny_64x96_int8_executorch" and manifest["precision"] == "int8"
+    assert manifest["subgraph_precision"]["backbone_low"] == "int8"
+    assert manifest["subgraph_precision"]["score_gen"] == "fp32"
+    assert manifest["quantization"] == {"method": "ptq"}
+    runner = load_bundle_runner(bundle.path)
+    fake_quant = TorchRunner(model=model, height=H, width=W, subgraphs=int8_graphs)
+    drift = parity.compare_subgraphs(runner, fake_quant, {name: f[0] for name, f in feeds.items()})
+    worst = {d.subgraph: d.max_rel for d in drift}
+    assert max(worst.values()) < 0.05, worst  # a few int8 steps at most
+    report = parity.measure_parity(runner, fake_quant, parity_clip(height=H, width=W, num_frames=8), CONFIG,
+                                   floors=parity.INT8_FLOORS)
+    assert report.passed, report.summary()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--target", "executorch", "--precision", "int8"], "--precision int8 needs calibration frames: pass --calibrate"),
+    (["--target", "onnx", "--precision", "int8"], "--precision int8 is not supported by --target onnx"),
+    (["--target", "executorch", "--calibrate", "x"], "--calibrate x: only --precision int8 is calibrated"),
+])
+def test_int8_bad_input_is_one_error_before_work(argv, needle, tmp_path, capsys):
+    from reusevos_edge.cli.export import main
+
+    assert main([*argv, "--model", "tiny", "--untrained", "--size", f"{H}x{W}", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and needle in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_int8_calibration_folder_without_frames(tmp_path, capsys):
+    from reusevos_edge.cli.export import main
+
+    empty = tmp_path / "davis"
+    (empty / "JPEGImages" / "288p").mkdir(parents=True)
+    (empty / "ImageSets" / "288p").mkdir(parents=True)
+    (empty / "ImageSets" / "288p" / "train.txt").write_text("")
+    assert main(["--target", "executorch", "--precision", "int8", "--calibrate", str(empty), "--model", "tiny",
+                 "--untrained", "--size", f"{H}x{W}", "--out", str(tmp_path / "o")]) == 2
+    assert "split holds no frames" in capsys.readouterr().err
