@@ -21,7 +21,7 @@ from reusevos_edge.model.subgraphs import build_subgraphs
 from reusevos_edge.runtime.bundle import load_bundle_runner
 from reusevos_edge.runtime.bundle_format import MANIFEST_NAME, BundleIntegrityError, manifest_digest, read_manifest
 from reusevos_edge.runtime.torch_runner import TorchRunner
-from reusevos_edge.targets import TARGETS
+from reusevos_edge.targets import TARGETS, Precision
 from reusevos_edge.tracker.config import TrackerConfig
 
 H, W = 64, 96
@@ -81,7 +81,8 @@ def test_bad_options_raise_input_error_naming_the_option(kwargs, needle):
 
 def test_fp16_is_allowed_only_where_the_table_says():
     assert validate_options(target="coreml", model="tiny", height=H, width=W, precision="fp16").precision.value == "fp16"
-    assert [n for n, t in TARGETS.items() if len(t.precisions) > 1] == ["coreml"]
+    assert [n for n, t in TARGETS.items() if Precision.FP16 in t.precisions] == ["coreml"]
+    assert [n for n, t in TARGETS.items() if Precision.INT8 in t.precisions] == ["executorch"]
 
 
 def test_cli_bad_option_exits_2_with_error_line(capsys):
