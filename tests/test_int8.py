@@ -104,3 +104,42 @@ def test_int8_calibration_folder_without_frames(tmp_path, capsys):
     assert main(["--target", "executorch", "--precision", "int8", "--calibrate", str(empty), "--model", "tiny",
                  "--untrained", "--size", f"{H}x{W}", "--out", str(tmp_path / "o")]) == 2
     assert "split holds no frames" in capsys.readouterr().err
+
+
+@pytest.mark.backend
+def test_conv_relu6_is_quantized_once_after_the_clamp():
+    """XNNPACK's quantizer alone quantizes conv outputs on their full range before ReLU6; ours after the clamp."""
+    pytest.importorskip("executorch.backends.xnnpack.quantizer.xnnpack_quantizer")
+    import torch
+
+    from reusevos_edge.model.subgraph import Subgraph, TensorSpec
+    from reusevos_edge.quant.ptq import quantize_subgraph, xnnpack_quantizer
+
+    torch.manual_seed(0)
+    layers = [torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU6()]
+    for _ in range(3):
+        layers += [torch.nn.Conv2d(16, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU6()]
+    net = torch.nn.Sequential(*layers).eval()
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.mul_(4.0)  # wide pre-activation ranges, as in a trained backbone
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, image):
+            return (self.net(image),)
+
+    sg = Subgraph("net", Net().eval(), (TensorSpec("image", (1, 3, 16, 16)),), (TensorSpec("out", (1, 16, 16, 16)),))
+    feeds = [{"image": torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(i)).numpy()} for i in range(4)]
+    q = quantize_subgraph(sg, feeds, xnnpack_quantizer())
+    targets = [str(n.target) for n in q.module.graph.nodes if n.op == "call_function"]
+    hardtanh = [i for i, t in enumerate(targets) if "hardtanh" in t]
+    assert len(hardtanh) == 4 and all("quantize_per_tensor" in targets[i + 1] for i in hardtanh)
+    assert all("conv" in targets[i - 1] for i in hardtanh)  # no quantize between conv and clamp
+    x = torch.from_numpy(feeds[0]["image"])
+    ref, got = net(x), q.module(x)[0]
+    assert float((got - ref).abs().mean()) < 0.03 * float(ref.abs().mean())
