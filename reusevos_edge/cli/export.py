@@ -206,7 +206,14 @@ class _Session:
             return Row(options.target.name, "❌", parity=f"export failed: {str(exc).splitlines()[0][:80]}")
         print(f"{options.target.name}: exported in {bundle.seconds:.0f} s -> {bundle.path} ({bundle.size_mb:.2f} MB)",
               flush=True)
-        return self.validate(options, bundle, subgraphs)
+        try:
+            return self.validate(options, bundle, subgraphs)
+        except (InputError, MissingExtraError, RuntimeError) as exc:  # one target's runtime must not end the run
+            if single:
+                raise
+            print(f"{options.target.name}: written but could not be run: {exc}", file=sys.stderr)
+            return Row(options.target.name, "❎", bundle.size_mb, parity=f"not run: {str(exc).splitlines()[0][:80]}",
+                       seconds=bundle.seconds, path=str(bundle.path))
 
     def validate(self, options, bundle, subgraphs) -> Row:
         from ..converters.parity import INT8_FLOORS, measure_parity
