@@ -17,15 +17,19 @@ class StaticSamePadConv2d(nn.Conv2d):
     """Conv2d with TensorFlow 'SAME' padding computed once (the padding EfficientNet-Lite was trained with).
 
     Valid for input sizes divisible by the stride, which every frame size here is (multiples of 32).
+    Symmetric padding (every stride-1 conv) is the conv's own; only the asymmetric padding of
+    stride-2 convs is an explicit pad, so exported graphs carry no separate pad op where none is needed
+    (in an int8 graph each one is a quantized copy of the whole activation).
     """
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, *, stride: int = 1, groups: int = 1, bias: bool = False) -> None:
-        super().__init__(in_ch, out_ch, kernel, stride=stride, groups=groups, bias=bias, padding=0)
         before, after = same_pad_amounts(kernel, stride)
-        self.pad = (before, after, before, after)
+        own = before if before == after else 0
+        super().__init__(in_ch, out_ch, kernel, stride=stride, groups=groups, bias=bias, padding=own)
+        self.pad = None if before == after else (before, after, before, after)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.pad(x, self.pad))
+        return super().forward(x if self.pad is None else F.pad(x, self.pad))
 
 
 def conv3x3(in_ch: int, out_ch: int, *, dilation: int = 1, bias: bool = True) -> nn.Conv2d:
