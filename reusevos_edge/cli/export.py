@@ -131,8 +131,9 @@ def _check_calibration(args: argparse.Namespace) -> None:
                          "parameters)")
     dataset = DavisDataset(root=args.calibrate, res=CALIBRATION_RES)
     names = dataset.split_names(CALIBRATION_SPLIT)
-    if not names or not any(dataset.sequence(n).frame_paths for n in names[:1]):
+    if not names:
         raise InputError(f"--calibrate {args.calibrate}: its {CALIBRATION_RES} {CALIBRATION_SPLIT} split holds no frames")
+    dataset.sequences(names=names[:1])  # listed, with frames (InputError naming the folder otherwise)
 
 
 class _Session:

@@ -7,6 +7,8 @@ they first appear, the export parity clip, or a generated synthetic clip.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from .davis import DavisDataset, Sequence, first_masks
-from .masks_io import read_mask, split_void
+from .masks_io import VOID_ID, read_mask, split_void
 from .synthetic import make_clip
 from .video import open_video
 
@@ -76,7 +78,8 @@ def video_clip(video: Path, mask_path: Path) -> Clip:
     if not objects:
         raise InputError(f"--mask {mask_path}: the mask holds no object (only background 0 and void 255); "
                          "expected at least one object id in 1..254")
-    notes = (f"--mask {mask_path}: {int((ids == 255).sum())} void pixels (id 255) are ignored",) if (ids == 255).any() else ()
+    void = int((ids == VOID_ID).sum())
+    notes = (f"--mask {mask_path}: {void} void pixels (id {VOID_ID}) are ignored",) if void else ()
     return Clip(name=Path(video).name, frames=source, frame_count=source.frame_count, height=source.height,
                 width=source.width, starts={0: objects}, fps=source.fps, source=str(video), notes=notes)
 
@@ -98,14 +101,14 @@ def sequence_clip(seq: Sequence, *, gt: np.ndarray | None = None, size: tuple[in
     (area / nearest), else native; num_frames: only the first N frames.
     """
     count = len(seq) if num_frames is None else min(num_frames, len(seq))
-    gt = seq.load_masks() if gt is None else gt
+    gt = seq.load_masks(count) if gt is None else gt
     gt = split_void(gt[:count])[0]
     if size is not None:
         gt = np.stack([cv2.resize(m, size[::-1], interpolation=cv2.INTER_NEAREST) for m in gt])
     starts: dict[int, dict[int, np.ndarray]] = {}
     for obj_id, first in first_masks(gt).items():
         starts.setdefault(first.frame_index, {})[obj_id] = first.mask
-    frames = (_resized(f, size) for i, f in zip(range(count), seq.iter_frames()))
+    frames = (_resized(f, size) for f in itertools.islice(seq.iter_frames(), count))
     return Clip(name=seq.name, frames=frames, frame_count=count, height=gt.shape[1], width=gt.shape[2],
                 starts=starts, source=source or seq.name)
 
@@ -122,10 +125,9 @@ def parity_clip(*, height: int, width: int, num_frames: int, davis_root: Path | 
         seq = DavisDataset(root=davis_root, res="480p").sequences(names=[sequence])[0]
         clip = sequence_clip(seq, size=(height, width), num_frames=num_frames,
                              source=f"davis:{davis_root}/{sequence}")
-        return Clip(**{**clip.__dict__, "frames": list(clip.frames), "name": f"davis/{sequence}"})
-    clip = synthetic_clip(height=height, width=width, num_frames=num_frames, num_objects=1, speed_px=2.0,
+        return dataclasses.replace(clip, frames=list(clip.frames), name=f"davis/{sequence}")
+    return synthetic_clip(height=height, width=width, num_frames=num_frames, num_objects=1, speed_px=2.0,
                           name="synthetic")
-    return clip
 
 
 def print_notes(clip: Clip) -> None:

@@ -108,9 +108,10 @@ class Sequence:
             )
         return read_mask(path)
 
-    def load_masks(self) -> np.ndarray:
-        """All annotations as NxHxW uint8 object ids (every frame must be annotated)."""
-        masks = [self.load_mask(index) for index in range(len(self))]
+    def load_masks(self, count: int | None = None) -> np.ndarray:
+        """The annotations of the first ``count`` frames (default all) as NxHxW uint8 object ids (every
+        one of them must be annotated)."""
+        masks = [self.load_mask(index) for index in range(len(self) if count is None else min(count, len(self)))]
         shapes = {mask.shape for mask in masks}
         if len(shapes) != 1:
             raise InputError(f"sequence {self.name}: annotations differ in size: {sorted(shapes)}")

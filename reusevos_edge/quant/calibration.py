@@ -8,30 +8,17 @@ every call gives each subgraph its own inputs, in the distribution the on-device
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable
 
 import numpy as np
 
 from ..data.clip import Clip, sequence_clip
 from ..data.davis import DavisDataset
 from ..errors import InputError
+from ..runtime.base import RecordingRunner
 from ..tracker.config import TrackerConfig
 from ..tracker.run import track_clip
 from ..tracker.tracker import Tracker
-
-
-class FeedCollector:
-    """Wraps a runner; keeps up to ``limit`` copies of the feeds of every subgraph call."""
-
-    def __init__(self, inner, *, limit: int = 64) -> None:
-        self.inner, self.subgraphs, self.limit = inner, inner.subgraphs, limit
-        self.feeds: dict[str, list[dict[str, np.ndarray]]] = {}
-
-    def run(self, name: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        kept = self.feeds.setdefault(name, [])
-        if len(kept) < self.limit:
-            kept.append({k: np.array(v, copy=True) for k, v in feeds.items()})
-        return self.inner.run(name, feeds)
 
 
 def collect_feeds(runner, clips: Iterable[Clip], config: TrackerConfig, *, limit: int = 64) -> dict[str, list[dict]]:
@@ -40,11 +27,11 @@ def collect_feeds(runner, clips: Iterable[Clip], config: TrackerConfig, *, limit
     The tracker alternates computed and reuse frames (keyframe bound 1, tau 0) so that every subgraph,
     the reuse path included, sees real inputs.
     """
-    collector = FeedCollector(runner, limit=limit)
-    tracker = Tracker(runner=collector, config=config.replace(tau=0.0, keyframe_bound=1))
+    recorder = RecordingRunner(runner, limit=limit)
+    tracker = Tracker(runner=recorder, config=config.replace(tau=0.0, keyframe_bound=1))
     for clip in clips:
         track_clip(tracker, clip, keep_labels=False)
-    return collector.feeds
+    return recorder.recorded
 
 
 def davis_calibration_clips(root: str | Path, *, height: int, width: int, res: str = "288p", split: str = "train",

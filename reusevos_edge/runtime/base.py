@@ -61,12 +61,20 @@ class CountingRunner:
 
 
 class RecordingRunner:
-    """Wraps any runner and keeps a copy of the first feeds each subgraph saw (to replay them elsewhere)."""
+    """Wraps any runner and keeps copies of the feeds of the first ``limit`` calls of each subgraph
+    (to replay them elsewhere, or to calibrate int8 ranges); ``recorded[name]`` lists them in call order."""
 
-    def __init__(self, inner: Runner) -> None:
-        self.inner, self.subgraphs = inner, inner.subgraphs
-        self.feeds: dict[str, dict[str, np.ndarray]] = {}
+    def __init__(self, inner: Runner, *, limit: int = 1) -> None:
+        self.inner, self.subgraphs, self.limit = inner, inner.subgraphs, limit
+        self.recorded: dict[str, list[dict[str, np.ndarray]]] = {}
+
+    @property
+    def feeds(self) -> dict[str, dict[str, np.ndarray]]:
+        """The first feeds each subgraph saw."""
+        return {name: calls[0] for name, calls in self.recorded.items()}
 
     def run(self, name: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        self.feeds.setdefault(name, {k: np.array(v, copy=True) for k, v in feeds.items()})
+        kept = self.recorded.setdefault(name, [])
+        if len(kept) < self.limit:
+            kept.append({k: np.array(v, copy=True) for k, v in feeds.items()})
         return self.inner.run(name, feeds)
