@@ -33,7 +33,8 @@ class Target:
     export_module / runtime_module: modules that must import for exporting / running it;
     exporter / backend: ``"module:attribute"`` of the export function and the runtime backend class;
     runnable_here: whether its programs execute on this platform (Core ML: Apple only);
-    layouts: the program layouts its exporter can write (first = default), passed as ``layout=``.
+    layouts: the program layouts its exporter can write (first = default), passed as ``layout=``;
+    quantizer: ``"module:attribute"`` of the function returning its int8 PT2E quantizer (int8 targets).
     """
 
     name: str
@@ -47,11 +48,18 @@ class Target:
     runnable_here: bool
     description: str
     layouts: tuple[str, ...] = ()
+    quantizer: str | None = None
 
     def load_exporter(self):
         """The export function ``(subgraphs, out_dir, *, precision, **options) -> ExportResult``."""
         require(self.export_module, extra=self.extra, purpose=f"exporting --target {self.name}")
         return _attribute(self.exporter)
+
+    def load_quantizer(self):
+        """A fresh PT2E quantizer for this target's int8 kernels (``reusevos_edge.quant``)."""
+        if self.quantizer is None or Precision.INT8 not in self.precisions:
+            raise InputError(f"--precision int8 is not available for --target {self.name}")
+        return _attribute(self.quantizer)()
 
     def load_backend(self):
         """The backend class ``(*, bundle_dir, manifest, subgraphs, num_threads)`` with ``execute``."""
@@ -65,7 +73,7 @@ def _attribute(path: str) -> Any:
 
 
 _ON_APPLE = sys.platform == "darwin"
-_CONVERTERS, _RUNTIME = "reusevos_edge.converters", "reusevos_edge.runtime"
+_CONVERTERS, _RUNTIME, _QUANT = "reusevos_edge.converters", "reusevos_edge.runtime", "reusevos_edge.quant"
 
 TARGETS: dict[str, Target] = {
     t.name: t
@@ -73,7 +81,8 @@ TARGETS: dict[str, Target] = {
         Target("executorch", ".pte", (Precision.FP32, Precision.INT8), "executorch", "executorch.exir",
                "executorch.runtime", f"{_CONVERTERS}.executorch_export:export_executorch",
                f"{_RUNTIME}.executorch_backend:ExecuTorchBackend", True,
-               "ExecuTorch .pte, one method per subgraph, XNNPACK-delegated"),
+               "ExecuTorch .pte, one method per subgraph, XNNPACK-delegated",
+               quantizer=f"{_QUANT}.xnnpack:xnnpack_quantizer"),
         Target("tflite", ".tflite", (Precision.FP32,), "tflite", "litert_torch",
                "ai_edge_litert.interpreter", f"{_CONVERTERS}.tflite_export:export_tflite",
                f"{_RUNTIME}.tflite_backend:TFLiteBackend", True,

@@ -113,7 +113,8 @@ def test_conv_relu6_is_quantized_once_after_the_clamp():
     import torch
 
     from reusevos_edge.model.subgraph import Subgraph, TensorSpec
-    from reusevos_edge.quant.ptq import quantize_subgraph, xnnpack_quantizer
+    from reusevos_edge.quant.ptq import quantize_subgraph
+    from reusevos_edge.quant.xnnpack import xnnpack_quantizer
 
     torch.manual_seed(0)
     layers = [torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU6()]
