@@ -9,6 +9,14 @@ explicit ``Pad`` in front of every padded conv (a full-size copy). Once it is a 
 onnxslim folds the bias into an initializer, merges the BatchNormalization and drops the dead Pad
 (lite0 backbone_low at 384x672 in ONNX Runtime, 1 thread: 86 -> 18 ms).
 
+int8: the int8 subgraphs come already PT2E-converted for ONNX Runtime (``reusevos_edge.quant.onnx_qdq``:
+uint8 activations, per-channel int8 weights, int32 biases); the dynamo exporter writes their
+quantize/dequantize pairs as QuantizeLinear/DequantizeLinear (QDQ ONNX), which onnxslim keeps and
+ONNX Runtime fuses into QLinearConv (and QLinearAdd, QLinearConcat, ...) when it loads the file. The
+float subgraphs (``quant.precision``) export as in fp32. resolve_castlike matters here too: the
+bounds of every ReLU6 ``Clip`` are ``CastLike(constant, <conv output>)``; once constant, ONNX Runtime
+drops the Clip that the following QuantizeLinear makes redundant, and only then fuses the conv.
+
 Inputs and outputs carry the contract names (NCHW float32, fixed shapes). Weights stay inside
 each file while it is below ``EMBED_LIMIT_BYTES``; larger graphs keep them in
 ``<subgraph>.onnx.data`` next to it (always that name, always one file).
@@ -32,9 +40,12 @@ EMBED_LIMIT_BYTES = 1_500_000_000  # protobuf refuses files over 2 GiB
 
 
 def export_onnx(subgraphs, out_dir: Path, *, precision: str = "fp32") -> ExportResult:
-    """Write ``out_dir/<name>.onnx`` for every subgraph; return files and op inventory."""
-    if precision != "fp32":
-        raise InputError(f"ONNX export supports precision fp32 only, got {precision!r}")
+    """Write ``out_dir/<name>.onnx`` for every subgraph; return files and op inventory.
+
+    int8: the int8 subgraphs come PT2E-converted (``reusevos_edge.quant``) and are written as QDQ ONNX.
+    """
+    if precision not in ("fp32", "int8"):
+        raise InputError(f"ONNX export supports precision fp32 and int8, got {precision!r}")
     onnx = require("onnx", extra="onnx", purpose="ONNX export")
     result = ExportResult(artifact="<subgraph>.onnx")
     for sg in subgraphs:
@@ -55,13 +66,21 @@ def _export_one(sg):
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.onnx"
         torch.onnx.export(
-            sg.module.eval(), sg.example_inputs(), str(raw), dynamo=True, opset_version=OPSET,
+            _traceable(sg), sg.example_inputs(), str(raw), dynamo=True, opset_version=OPSET,
             input_names=sg.input_names, output_names=sg.output_names, external_data=True,
             optimize=False,  # torch's optimizer took > 14 min on lite0's score_init at 384x672; onnxslim follows
         )
         model = onnx.load(str(raw), load_external_data=True)
     resolve_castlike(model)
     return fix_reshape_shapes(onnxslim.slim(model))
+
+
+def _traceable(sg):
+    """What the exporter traces: the module in eval mode, or for a PT2E-converted subgraph (a
+    GraphModule made by torch.export, which refuses ``eval()``) its exported program."""
+    if isinstance(sg.module, torch.fx.GraphModule):
+        return torch.export.export(sg.module, sg.example_inputs())
+    return sg.module.eval()
 
 
 def resolve_castlike(model) -> int:

@@ -55,11 +55,12 @@ class Target:
         require(self.export_module, extra=self.extra, purpose=f"exporting --target {self.name}")
         return _attribute(self.exporter)
 
-    def load_quantizer(self):
-        """A fresh PT2E quantizer for this target's int8 kernels (``reusevos_edge.quant``)."""
+    def load_quantizer(self, *, qat: bool = False):
+        """A fresh PT2E quantizer for this target's int8 kernels (``reusevos_edge.quant``); ``qat``: with
+        trainable fake quantization (targets whose recipe supports quantization-aware training)."""
         if self.quantizer is None or Precision.INT8 not in self.precisions:
             raise InputError(f"--precision int8 is not available for --target {self.name}")
-        return _attribute(self.quantizer)()
+        return _attribute(self.quantizer)(**({"qat": True} if qat else {}))
 
     def load_backend(self):
         """The backend class ``(*, bundle_dir, manifest, subgraphs, num_threads)`` with ``execute``."""
@@ -83,18 +84,20 @@ TARGETS: dict[str, Target] = {
                f"{_RUNTIME}.executorch_backend:ExecuTorchBackend", True,
                "ExecuTorch .pte, one method per subgraph, XNNPACK-delegated",
                quantizer=f"{_QUANT}.xnnpack:xnnpack_quantizer"),
-        Target("tflite", ".tflite", (Precision.FP32,), "tflite", "litert_torch",
+        Target("tflite", ".tflite", (Precision.FP32, Precision.INT8), "tflite", "litert_torch",
                "ai_edge_litert.interpreter", f"{_CONVERTERS}.tflite_export:export_tflite",
                f"{_RUNTIME}.tflite_backend:TFLiteBackend", True,
-               "LiteRT .tflite, one signature per subgraph"),
-        Target("coreml", ".mlpackage", (Precision.FP32, Precision.FP16), "coreml", "coremltools",
-               "coremltools", f"{_CONVERTERS}.coreml_export:export_coreml",
+               "LiteRT .tflite, one signature per subgraph",
+               quantizer=f"{_QUANT}.litert:litert_quantizer"),
+        Target("coreml", ".mlpackage", (Precision.FP32, Precision.FP16, Precision.INT8), "coreml",
+               "coremltools", "coremltools", f"{_CONVERTERS}.coreml_export:export_coreml",
                f"{_RUNTIME}.coreml_backend:CoreMLBackend", _ON_APPLE,
                "Core ML mlprogram, one multifunction .mlpackage (iOS 18) or one per subgraph (iOS 17)",
-               ("multifunction", "per_subgraph")),
-        Target("onnx", ".onnx", (Precision.FP32,), "onnx", "onnxscript", "onnxruntime",
+               ("multifunction", "per_subgraph"), quantizer=f"{_QUANT}.coreml:coreml_quantizer"),
+        Target("onnx", ".onnx", (Precision.FP32, Precision.INT8), "onnx", "onnxscript", "onnxruntime",
                f"{_CONVERTERS}.onnx_export:export_onnx", f"{_RUNTIME}.onnx_backend:OnnxBackend", True,
-               "ONNX (opset 20, onnxslim-simplified), one file per subgraph"),
+               "ONNX (opset 20, onnxslim-simplified), one file per subgraph; int8 as QDQ",
+               quantizer=f"{_QUANT}.onnx_qdq:onnx_quantizer"),
     )
 }
 

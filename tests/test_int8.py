@@ -81,8 +81,9 @@ def test_executorch_int8_bundle_matches_its_fake_quant_programs(quantized, tmp_p
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["--target", "executorch", "--precision", "int8"], "--precision int8 needs calibration frames: pass --calibrate"),
-    (["--target", "onnx", "--precision", "int8"], "--precision int8 is not supported by --target onnx"),
+    (["--target", "executorch", "--precision", "int8"],
+     "--precision int8: --model tiny ships no int8 quantization parameters; pass --calibrate DAVIS_ROOT"),
+    (["--target", "onnx", "--precision", "int4"], "--precision 'int4' is unknown"),
     (["--target", "executorch", "--calibrate", "x"], "--calibrate x: only --precision int8 is calibrated"),
 ])
 def test_int8_bad_input_is_one_error_before_work(argv, needle, tmp_path, capsys):

@@ -122,3 +122,15 @@ def test_no_target_name_dispatch_outside_the_table():
 
 def test_no_data_path_in_library_code():
     assert _defining(r"shared[/\"', ]+data|davis2016\"") == []
+
+
+def test_every_package_is_listed_for_wheels():
+    """pyproject.toml lists packages explicitly (converters/ lives outside reusevos_edge/): a new
+    subpackage missing from the list is silently left out of wheels."""
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "reusevos_edge").rglob("__init__.py")}
+    found |= {"reusevos_edge.converters"}
+    assert found == listed

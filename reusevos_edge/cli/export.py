@@ -53,7 +53,7 @@ class Row:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="reusevos-export", description=__doc__.split("\n\n")[0])
     p.add_argument("--target", required=True, choices=[*TARGETS, "all"])
-    p.add_argument("--precision", default="fp32", help="fp32, fp16 (coreml) or int8 (executorch; needs --calibrate)")
+    p.add_argument("--precision", default="fp32", help="fp32, fp16 (coreml) or int8 (the bundled or --checkpoint QAT model, or --calibrate)")
     p.add_argument("--calibrate", type=Path, default=None,
                    help="int8: DAVIS root whose train split (288p) calibrates the activation ranges (PTQ)")
     p.add_argument("--out", type=Path, default=Path("out"), help="folder that receives the bundles (created)")
@@ -106,51 +106,70 @@ def _validated(args: argparse.Namespace) -> list:
     names = list(TARGETS) if args.target == "all" else [args.target]
     if args.target == "all" and args.precision != "fp32":
         names = [n for n in names if args.precision in {p.value for p in TARGETS[n].precisions}]
-    options = [validate_options(target=n, model=args.model or DEFAULT_MODEL, height=height, width=width,
-                                precision=args.precision, checkpoint=args.checkpoint, out_dir=args.out,
-                                layout=args.coreml_layout) for n in names]
+    model = args.model or DEFAULT_MODEL
+    checkpoint = _int8_source(args, model)
+    options = [validate_options(target=n, model=model, height=height, width=width, precision=args.precision,
+                                checkpoint=checkpoint, out_dir=args.out, layout=args.coreml_layout) for n in names]
     if args.frames < 2:
         raise InputError(f"--frames {args.frames}: parity needs at least 2 frames")
     if args.davis is not None and not (args.davis / "JPEGImages" / "480p" / "blackswan").is_dir():
         raise InputError(f"--davis {args.davis}: no JPEGImages/480p/blackswan in it (expected a DAVIS 2016 tree)")
-    _check_calibration(args)
     return options
 
 
-def _check_calibration(args: argparse.Namespace) -> None:
-    """int8 needs calibration frames (there is no QAT checkpoint yet); fp32/fp16 take none."""
+def _int8_source(args: argparse.Namespace, model: str) -> Path | None:
+    """Where the int8 quantization comes from, checked before any work; returns the checkpoint to export.
+
+    fp32/fp16: no calibration, and a QAT checkpoint is refused. int8: a QAT checkpoint (``--checkpoint``,
+    else the variant's bundled int8 one) carries its quantization parameters; ``--calibrate DAVIS_ROOT``
+    calibrates instead (post-training quantization, the baseline), of the float or QAT weights.
+    """
     from ..data.davis import DavisDataset
+    from ..model.checkpoint import is_quantized
+    from ..model.registry import default_checkpoint
 
     if args.precision != "int8":
         if args.calibrate is not None:
             raise InputError(f"--calibrate {args.calibrate}: only --precision int8 is calibrated")
-        return
+        if args.checkpoint is not None and is_quantized(args.checkpoint):
+            raise InputError(f"--checkpoint {args.checkpoint} is an int8 QAT checkpoint: export it with --precision "
+                             f"int8, or pass the float checkpoint it was trained from for --precision {args.precision}")
+        return args.checkpoint
     if args.calibrate is None:
-        raise InputError("--precision int8 needs calibration frames: pass --calibrate DAVIS_ROOT (its 288p train "
-                         "split calibrates the int8 activation ranges; the bundled weights carry no quantization "
-                         "parameters)")
+        checkpoint = args.checkpoint or default_checkpoint(model, precision="int8")
+        if checkpoint is None or not is_quantized(checkpoint):
+            what = f"--checkpoint {args.checkpoint} holds" if args.checkpoint else f"--model {model} ships"
+            raise InputError(f"--precision int8: {what} no int8 quantization parameters; pass --calibrate DAVIS_ROOT "
+                             "(its 288p train split calibrates the activation ranges) or a QAT checkpoint "
+                             "(reusevos-train --qat)")
+        return checkpoint
     dataset = DavisDataset(root=args.calibrate, res=CALIBRATION_RES)
     names = dataset.split_names(CALIBRATION_SPLIT)
     if not names:
         raise InputError(f"--calibrate {args.calibrate}: its {CALIBRATION_RES} {CALIBRATION_SPLIT} split holds no frames")
     dataset.sequences(names=names[:1])  # listed, with frames (InputError naming the folder otherwise)
+    return args.checkpoint
 
 
 class _Session:
     """The model, its subgraphs, the eager reference and the parity clip, shared by all targets."""
 
     def __init__(self, options, args, log: Path | None) -> None:
+        from ..model.checkpoint import read_checkpoint_info, read_quantization
         from ..model.registry import build_model
         from ..model.subgraphs import build_subgraphs
         from ..runtime.torch_runner import TorchRunner
         from ..tracker.config import tracker_defaults
 
-        self.model = build_model(options.model, checkpoint=options.checkpoint)
+        self.model = build_model(options.model, checkpoint=options.checkpoint, quantized=True)
+        qat = options.checkpoint is not None and options.precision.value == "int8" and args.calibrate is None
+        self.qat_state = read_quantization(options.checkpoint) if qat else {}
+        self.qat_info = read_checkpoint_info(options.checkpoint).get("quantization", {}) if qat else {}
         self.subgraphs = build_subgraphs(self.model, height=options.height, width=options.width)
         self.config = tracker_config(args, tracker_defaults(self.model, checkpoint=options.checkpoint))
         self.reference = TorchRunner(model=self.model, height=options.height, width=options.width,
                                      threads=args.threads)
-        self.args, self.log, self._clip, self._feeds = args, log, None, None
+        self.args, self.log, self._clip, self._feeds, self._qat = args, log, None, None, None
         self.options = options
 
     def clip(self, options):
@@ -175,6 +194,9 @@ class _Session:
         """The subgraphs to export for ``options`` (int8: PT2E-quantized), and the quantization record."""
         if options.precision.value != "int8":
             return self.subgraphs, None
+        if self.qat_state:
+            return self.qat_programs(), {"method": "qat", "recipe": self.qat_info.get("recipe"),
+                                         "checkpoint": options.checkpoint.name}
         from ..quant.ptq import quantize_subgraphs
 
         feeds = self.calibration_feeds()
@@ -183,6 +205,22 @@ class _Session:
                   "calibration": {"davis": str(self.args.calibrate), "res": CALIBRATION_RES, "split": CALIBRATION_SPLIT,
                                   "calls": {name: len(f) for name, f in feeds.items()}}}
         return quantized, record
+
+    def qat_programs(self) -> list:
+        """The QAT checkpoint's int8 programs: its recipe's quantizer, its stored scales (converted once).
+
+        One recipe serves every target: XNNPACK's int8 layout (asymmetric int8 activations, symmetric
+        per-channel int8 weights) is also LiteRT's int8 specification, and each exporter lowers the same
+        quantize/dequantize graph into its own int8 kernels.
+        """
+        from ..quant.programs import QuantizedPrograms
+
+        if self._qat is None:
+            recipe = self.qat_info.get("recipe", "executorch")
+            programs = QuantizedPrograms.prepare(self.subgraphs, target=recipe, qat=True)
+            programs.load_state_dict(self.qat_state, source=f"checkpoint {self.options.checkpoint}")
+            self._qat = programs.convert()
+        return self._qat
 
     def export(self, options, *, single: bool) -> Row:
         from ..converters.bundle import export_bundle

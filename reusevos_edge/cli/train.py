@@ -1,4 +1,11 @@
-"""``reusevos-train``: the paper's training recipe on DAVIS-layout data (backbone frozen, features cached)."""
+"""``reusevos-train``: the paper's training recipe on DAVIS-layout data (backbone frozen, features cached).
+
+``--qat --init FLOAT_CHECKPOINT`` fine-tunes the heads with int8 fake quantization (the ExecuTorch /
+XNNPACK recipe): the backbone is calibrated on the first frames of the training sequences and frozen,
+its int8 features are cached, the heads train through fake-quantize programs whose observers freeze
+after ``--observer-epochs``; every checkpoint carries the quantization state, so
+``reusevos-export --precision int8 --checkpoint OUT/last.safetensors`` needs no calibration data.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ from ..tracker.config import tracker_defaults
 from .common import run_cli
 
 DEFAULT_TRAIN_SIZE = "384x672"
+QAT_TARGET = "executorch"  # whose int8 recipe QAT simulates (XNNPACK: symmetric int8, per-channel weights)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequences", default=None, help="comma-separated names instead of --split")
     p.add_argument("--size", default=DEFAULT_TRAIN_SIZE, help="model frame size HxW (multiples of 32)")
     p.add_argument("--out", required=True)
-    p.add_argument("--init", default=None, help="start from this head checkpoint")
+    p.add_argument("--init", default=None, help="start from this head checkpoint (a float one; required by --qat)")
+    p.add_argument("--qat", action="store_true", help="quantization-aware int8 fine-tuning of the --init heads")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
     p.add_argument("--cache-dir", default=None,
                    help="keep backbone features and first-frame fits here and reuse them in later runs")
@@ -45,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.qat and args.init is None:
+        raise InputError("--qat fine-tunes float heads with int8 fake quantization: pass --init FLOAT_CHECKPOINT "
+                         "(e.g. the bundled reusevos_edge/weights/lite0.safetensors)")
     prepare_output_dir(args.out, allow_existing=True)  # before the long feature caching
     distributed = init_distributed()
     torch.set_num_threads(max(torch.get_num_threads() // (2 if distributed else 1), 1))
@@ -54,9 +66,13 @@ def run(args: argparse.Namespace) -> None:
     dataset = DavisDataset(root=args.davis, res=args.res)
     names = args.sequences.split(",") if args.sequences else None
     seqs = dataset.sequences(split=args.split, names=names)
-    data = cache_dataset(model, seqs, height=height, width=width, progress=not args.no_progress, cache_dir=args.cache_dir)
     tracker = tracker_defaults(model, checkpoint=args.init, use_bundled=False)  # an --init's options carry over
-    trainer = Trainer(model=model, data=data, config=cfg, out=args.out, progress=not args.no_progress, tracker=tracker)
+    programs = _qat_programs(model, seqs, height=height, width=width, tracker=tracker) if args.qat else None
+    data = cache_dataset(model, seqs, height=height, width=width, progress=not args.no_progress, cache_dir=args.cache_dir,
+                         backbone=programs.backbone() if programs else None,
+                         backbone_tag=programs.backbone_tag() if programs else "")
+    trainer = Trainer(model=model, data=data, config=cfg, out=args.out, progress=not args.no_progress, tracker=tracker,
+                      programs=programs)
     if args.resume:
         if not (Path(args.out) / "state.pt").is_file():
             raise InputError(f"--resume: no {Path(args.out) / 'state.pt'} to resume from")
@@ -64,6 +80,14 @@ def run(args: argparse.Namespace) -> None:
     for stats in trainer.train()[-1:]:
         if trainer.rank == 0:
             print(f"done: epoch {stats['epoch']} loss {stats['loss']:.4f} reuse {stats['reuse_rate']:.2f} -> {args.out}/last.safetensors")
+
+
+def _qat_programs(model, seqs, *, height: int, width: int, tracker):
+    """The int8 programs to fine-tune, calibrated on the first frames of (some of) the training sequences."""
+    from ..quant.calibration import calibrated_programs, calibration_clips
+
+    clips = calibration_clips(seqs, height=height, width=width)
+    return calibrated_programs(model, clips, height=height, width=width, config=tracker, target=QAT_TARGET, qat=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,10 +12,16 @@ from ..fileio import atomic_write, write_json
 from .reusevos import BACKBONE_PREFIXES, ReuseVOS
 
 
-def save_checkpoint(model: ReuseVOS, path: str | Path, *, include_backbone: bool = False, extra: dict | None = None) -> None:
+QUANT_PREFIX = "quant."  # int8 quantization state (``reusevos_edge.quant.programs``) in a QAT checkpoint
+
+
+def save_checkpoint(model: ReuseVOS, path: str | Path, *, include_backbone: bool = False, extra: dict | None = None,
+                    quantization: dict[str, torch.Tensor] | None = None) -> None:
     """Write ``path`` (.safetensors) and ``path.with_suffix('.json')`` (config + ``extra``) atomically.
 
     ``extra`` may hold ``tracker``: the tracker options these weights run with (``TrackerConfig.to_json()``).
+    ``quantization``: int8 quantization state (``quant.<subgraph>.<buffer>``) stored beside the weights: a
+    QAT checkpoint, which only an int8 export reads.
     """
     from safetensors.torch import save_file
 
@@ -23,7 +29,8 @@ def save_checkpoint(model: ReuseVOS, path: str | Path, *, include_backbone: bool
     path.parent.mkdir(parents=True, exist_ok=True)
     state = model.state_dict() if include_backbone else model.head_state_dict()
     tensors = {k: v.detach().contiguous().clone() for k, v in state.items() if v.dtype != torch.long}
-    meta = {"variant": model.config.name}
+    tensors.update({k: v.contiguous() for k, v in (quantization or {}).items()})
+    meta = {"variant": model.config.name, "quantized": "int8" if quantization else "no"}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
     write_json(path.with_suffix(".json"), {"variant": model.config.name, "config": model.config.to_json(), **(extra or {})})
 
@@ -62,14 +69,20 @@ def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     return state, {}
 
 
-def load_checkpoint(model: ReuseVOS, path: str | Path) -> None:
-    """Load ``path`` into ``model`` strictly.
+def load_checkpoint(model: ReuseVOS, path: str | Path, *, quantized: bool = False) -> dict[str, torch.Tensor]:
+    """Load ``path`` into ``model`` strictly; return its int8 quantization state ({} for a float checkpoint).
 
     Every head tensor must be present with the right shape and nothing unexpected may appear.
     Backbone tensors are all-or-nothing: absent keeps the backbone as built (ImageNet for lite0).
+    A QAT checkpoint (quantization state inside) loads only with ``quantized`` (int8 export and training).
     """
     path = Path(path)
     tensors, meta = _read_tensors(path)
+    quant = {k: v for k, v in tensors.items() if k.startswith(QUANT_PREFIX)}
+    if quant and not quantized:
+        raise InputError(f"checkpoint {path} is an int8 QAT checkpoint (reusevos-train --qat): it is exported with "
+                         "--precision int8 only; for fp32/fp16 pass the float checkpoint it was trained from (--init)")
+    tensors = {k: v for k, v in tensors.items() if not k.startswith(QUANT_PREFIX)}
     # integer buffers (BatchNorm's num_batches_tracked) are neither saved nor required; a plain
     # torch.save(model.state_dict()) carries them, so drop them instead of calling them unexpected
     tensors = {k: v for k, v in tensors.items()
@@ -96,3 +109,24 @@ def load_checkpoint(model: ReuseVOS, path: str | Path) -> None:
     with torch.no_grad():
         for k in required:
             expected[k].copy_(tensors[k])
+    return quant
+
+
+def read_quantization(path: str | Path) -> dict[str, torch.Tensor]:
+    """The int8 quantization state stored in checkpoint ``path`` ({} for a float checkpoint)."""
+    tensors, _ = _read_tensors(Path(path))
+    return {k: v for k, v in tensors.items() if k.startswith(QUANT_PREFIX)}
+
+
+def is_quantized(path: str | Path) -> bool:
+    """Whether checkpoint ``path`` is a QAT checkpoint (holds int8 quantization state); reads the header only."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return False
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            return any(k.startswith(QUANT_PREFIX) for k in f.keys())
+    except Exception as exc:
+        raise InputError(f"checkpoint {path}: not a readable safetensors file ({exc})") from exc

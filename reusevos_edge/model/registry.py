@@ -57,18 +57,20 @@ def get_config(name: str) -> ModelConfig:
     return CONFIGS[name]
 
 
-def default_checkpoint(name: str) -> Path | None:
-    """The checkpoint bundled in the package for a variant, if one ships."""
-    path = Path(str(resources.files("reusevos_edge"))) / "weights" / f"{name}.safetensors"
+def default_checkpoint(name: str, *, precision: str = "fp32") -> Path | None:
+    """The checkpoint bundled in the package for a variant (``precision`` int8: its QAT checkpoint), if one ships."""
+    stem = f"{name}_int8" if precision == "int8" else name
+    path = Path(str(resources.files("reusevos_edge"))) / "weights" / f"{stem}.safetensors"
     return path if path.is_file() else None
 
 
 def build_model(name: str = DEFAULT_MODEL, *, checkpoint: str | Path | None = None, pretrained: bool = True,
-                use_default_checkpoint: bool = True, seed: int = 0) -> ReuseVOS:
+                use_default_checkpoint: bool = True, seed: int = 0, quantized: bool = False) -> ReuseVOS:
     """Build a registered variant in eval mode.
 
     checkpoint: a user checkpoint, loaded strictly; else the bundled one when it ships and
-    ``use_default_checkpoint``; else heads stay at their (seeded) initialisation.
+    ``use_default_checkpoint``; else heads stay at their (seeded) initialisation. ``quantized``: accept
+    a QAT checkpoint (its quantization state is read with :func:`~.checkpoint.read_quantization`).
     """
     config = get_config(name)
     torch.manual_seed(seed)
@@ -76,7 +78,7 @@ def build_model(name: str = DEFAULT_MODEL, *, checkpoint: str | Path | None = No
     model = ReuseVOS(config=config, backbone_low=low, backbone_high=high)
     path = checkpoint or (default_checkpoint(name) if use_default_checkpoint else None)
     if path is not None:
-        load_checkpoint(model, path)
+        load_checkpoint(model, path, quantized=quantized)
     return model.eval()
 
 

@@ -111,6 +111,14 @@ class RefineShallowProgram(nn.Module):
         return (self.net(f4, f8, refined, score),)
 
 
+def head_programs(model: ReuseVOS) -> dict[str, nn.Module]:
+    """The trained per-frame heads as the contract's modules (name -> module returning a tuple): what the
+    training unroll calls, so float and quantization-aware training run the very programs that ship."""
+    return {"template_build": TemplateBuild(model), "match_gate": MatchGate(model),
+            "refine_deep": RefineDeepProgram(model), "refine_translate": RefineTranslate(model),
+            "refine_shallow": RefineShallowProgram(model)}
+
+
 def _spec(**shapes: tuple[int, ...]) -> tuple[TensorSpec, ...]:
     return tuple(TensorSpec(name, tuple(shape)) for name, shape in shapes.items())
 

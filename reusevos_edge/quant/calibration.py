@@ -8,7 +8,7 @@ every call gives each subgraph its own inputs, in the distribution the on-device
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from ..runtime.base import RecordingRunner
 from ..tracker.config import TrackerConfig
 from ..tracker.run import track_clip
 from ..tracker.tracker import Tracker
+
+if TYPE_CHECKING:
+    from .programs import QuantizedPrograms
 
 
 def collect_feeds(runner, clips: Iterable[Clip], config: TrackerConfig, *, limit: int = 64) -> dict[str, list[dict]]:
@@ -44,6 +47,30 @@ def davis_calibration_clips(root: str | Path, *, height: int, width: int, res: s
     names = dataset.split_names(split)
     if not names:
         raise InputError(f"--calibrate {root}: split {split!r} lists no sequences")
-    picked = [names[i] for i in np.linspace(0, len(names) - 1, min(sequences, len(names))).round().astype(int)]
-    clips = [sequence_clip(seq, size=(height, width), num_frames=frames) for seq in dataset.sequences(names=picked)]
+    return calibration_clips(dataset.sequences(names=_spread(names, sequences)), height=height, width=width,
+                             frames=frames)
+
+
+def calibration_clips(sequences, *, height: int, width: int, count: int = 6, frames: int = 12) -> list[Clip]:
+    """``count`` of ``sequences`` (DAVIS sequence objects), evenly spread, their first ``frames`` frames."""
+    sequences = list(sequences)
+    clips = [sequence_clip(seq, size=(height, width), num_frames=frames) for seq in _spread(sequences, count)]
     return [c for c in clips if c.starts]
+
+
+def _spread(items: list, count: int) -> list:
+    """``count`` items evenly spread over ``items`` (all of them when there are fewer)."""
+    return [items[i] for i in np.linspace(0, len(items) - 1, min(count, len(items))).round().astype(int)]
+
+
+def calibrated_programs(model, clips: list[Clip], *, height: int, width: int, config: TrackerConfig, target: str,
+                        qat: bool) -> "QuantizedPrograms":
+    """``model``'s int8 programs for ``target`` (fake-quantized heads when ``qat``), calibrated on the
+    feeds the float tracker produces over ``clips``."""
+    from ..model.subgraphs import build_subgraphs
+    from ..runtime.torch_runner import TorchRunner
+    from .programs import QuantizedPrograms
+
+    subgraphs = build_subgraphs(model, height=height, width=width)
+    feeds = collect_feeds(TorchRunner(model=model, height=height, width=width, subgraphs=subgraphs), clips, config)
+    return QuantizedPrograms.prepare(subgraphs, target=target, qat=qat).calibrate(feeds)

@@ -7,14 +7,15 @@ from __future__ import annotations
 from ..errors import require
 
 
-def xnnpack_quantizer():
+def xnnpack_quantizer(*, qat: bool = False):
     """ExecuTorch/XNNPACK's quantizer (symmetric int8 activations, per-channel int8 weights), with
-    conv + ReLU6 quantized as one op (:func:`fuse_conv_relu6_annotations`)."""
+    conv + ReLU6 quantized as one op (:func:`fuse_conv_relu6_annotations`). ``qat``: fake-quantize
+    modules with moving-average observers (trainable), else histogram observers (calibration only)."""
     module = require("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", extra="executorch",
                      purpose="int8 quantization for ExecuTorch")
     utils = require("executorch.backends.xnnpack.quantizer.xnnpack_quantizer_utils", extra="executorch",
                     purpose="int8 quantization for ExecuTorch")
-    config = module.get_symmetric_quantization_config(is_per_channel=True)
+    config = module.get_symmetric_quantization_config(is_per_channel=True, is_qat=qat)
 
     class ConvReLU6XNNPACKQuantizer(module.XNNPACKQuantizer):
         def annotate(self, model):

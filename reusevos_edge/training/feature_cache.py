@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -45,25 +46,40 @@ def _labels(masks: np.ndarray, height: int, width: int) -> tuple[torch.Tensor, .
     return torch.from_numpy((full > 0.5).astype(np.float32))[:, None], torch.from_numpy(m8), torch.from_numpy(m16)
 
 
+Backbone = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]  # Bx3xHxW -> (f4, f8, f16, f32)
+
+
+def float_backbone(model: ReuseVOS) -> Backbone:
+    """The model's own (float) backbone as a :data:`Backbone`."""
+    def run(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        f4, f8 = model.backbone_low(x)
+        return (f4, f8, *model.backbone_high(f8))
+    return run
+
+
 @torch.no_grad()
 def cache_sequence(model: ReuseVOS, name: str, frames: np.ndarray, masks: np.ndarray, *, height: int, width: int,
-                   batch: int = 8) -> CachedSequence:
-    """frames NxHxWx3 uint8, masks NxHxW ids (object = id > 0) -> features at the model frame size."""
+                   batch: int = 8, backbone: Backbone | None = None) -> CachedSequence:
+    """frames NxHxWx3 uint8, masks NxHxW ids (object = id > 0) -> features at the model frame size.
+
+    backbone: what computes the features (default: the model's float backbone; quantization-aware
+    training passes the int8 one, so the heads learn on the features the int8 programs produce).
+    """
+    backbone = backbone or float_backbone(model)
     chunks: dict[str, list[torch.Tensor]] = {k: [] for k in FEATURES}
     for i in range(0, len(frames), batch):
         x = torch.from_numpy(np.concatenate([frame_to_input(f, height=height, width=width) for f in frames[i : i + batch]]))
-        f4, f8 = model.backbone_low(x)
-        f16, f32 = model.backbone_high(f8)
-        for k, v in zip(FEATURES, (f4, f8, f16, f32)):
+        for k, v in zip(FEATURES, backbone(x)):
             chunks[k].append(v.half())
     mask, mask8, mask16 = _labels(masks, height, width)
     return CachedSequence(name=name, feats={k: torch.cat(v) for k, v in chunks.items()}, mask=mask, mask8=mask8, mask16=mask16)
 
 
-def cache_key(model: ReuseVOS) -> str:
-    """Digest of what cached features and fits depend on: backbone tensors, first-frame fit settings, projection init."""
+def cache_key(model: ReuseVOS, *, backbone_tag: str = "") -> str:
+    """Digest of what cached features and fits depend on: backbone tensors (and ``backbone_tag``, naming a
+    non-float backbone), first-frame fit settings, projection init."""
     fit = model.config.fit
-    h = hashlib.sha256(repr((fit.init_cg_iters, fit.reg_project, fit.reg_filter, fit.aug_copies)).encode())
+    h = hashlib.sha256(repr((fit.init_cg_iters, fit.reg_project, fit.reg_filter, fit.aug_copies, backbone_tag)).encode())
     state = model.state_dict()
     for name in sorted(k for k in state if k.startswith(BACKBONE_PREFIXES) or k == "score_generator.project_init"):
         h.update(name.encode())
@@ -97,13 +113,14 @@ def fit_all_frames(model: ReuseVOS, seq: CachedSequence) -> None:
             first_frame_fit(model, seq, i, flip)
 
 
-def _load_or_cache(model: ReuseVOS, seq, path: Path | None, *, height: int, width: int) -> CachedSequence:
+def _load_or_cache(model: ReuseVOS, seq, path: Path | None, *, height: int, width: int,
+                   backbone: Backbone | None) -> CachedSequence:
     if path is not None and path.is_file():
         saved = torch.load(path, map_location="cpu", weights_only=True)
         return CachedSequence(name=seq.name, feats=saved["feats"], mask=saved["mask"], mask8=saved["mask8"],
                               mask16=saved["mask16"], fits={(int(i), bool(f)): w for (i, f), w in saved["fits"]})
     frames = np.stack(list(seq.iter_frames()))
-    cached = cache_sequence(model, seq.name, frames, seq.load_masks(), height=height, width=width)
+    cached = cache_sequence(model, seq.name, frames, seq.load_masks(), height=height, width=width, backbone=backbone)
     if path is not None:
         fit_all_frames(model, cached)
         saved = {"feats": cached.feats, "mask": cached.mask, "mask8": cached.mask8, "mask16": cached.mask16,
@@ -114,11 +131,13 @@ def _load_or_cache(model: ReuseVOS, seq, path: Path | None, *, height: int, widt
 
 
 def cache_dataset(model: ReuseVOS, sequences, *, height: int, width: int, progress: bool = True,
-                  cache_dir: str | Path | None = None) -> list[CachedSequence]:
-    """sequences: objects with ``name``, ``iter_frames()`` and ``load_masks()``; cache_dir: see the module doc."""
-    key = cache_key(model) if cache_dir is not None else ""
+                  cache_dir: str | Path | None = None, backbone: Backbone | None = None,
+                  backbone_tag: str = "") -> list[CachedSequence]:
+    """sequences: objects with ``name``, ``iter_frames()`` and ``load_masks()``; cache_dir: see the module doc;
+    backbone / backbone_tag: a non-float backbone (see :func:`cache_sequence`) and a name for it in the cache key."""
+    key = cache_key(model, backbone_tag=backbone_tag) if cache_dir is not None else ""
     out = []
     for seq in tqdm(list(sequences), desc="caching backbone features", disable=not progress):
         path = Path(cache_dir) / f"{seq.name}_{height}x{width}_{key}.pt" if cache_dir is not None else None
-        out.append(_load_or_cache(model, seq, path, height=height, width=width))
+        out.append(_load_or_cache(model, seq, path, height=height, width=width, backbone=backbone))
     return out

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from ..fileio import atomic_write, write_json
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.reusevos import BACKBONE_PREFIXES, ReuseVOS
+from ..quant.programs import QAT_HEADS, STATE_MARK, QuantizedPrograms
 from ..tracker.config import TrackerConfig, tracker_defaults
 from .feature_cache import CachedSequence
 from .losses import margin
@@ -32,6 +33,8 @@ class TrainConfig:
     layers in eval mode (fixed statistics, learned scale and shift). Every clip is a batch of one frame, so
     train-mode BatchNorm normalises each frame by its own statistics and its running averages follow the
     last few frames: consecutive epochs' checkpoints then differ by up to 16 J&F on DAVIS val.
+    observer_epochs: quantization-aware training only: the fake-quantize observers follow the ranges for
+    this many epochs, then scales and zero points freeze (the heads keep training against them).
     """
 
     epochs: int = 260
@@ -53,6 +56,7 @@ class TrainConfig:
     max_gap: int = 40
     seed_perturb: float = 0.5
     freeze_bn: bool = True
+    observer_epochs: int = 1
     seed: int = 0
 
 
@@ -94,19 +98,42 @@ def _sync_buffers(model: ReuseVOS, world: int) -> None:
             dist.broadcast(buf, src=0)
 
 
+def _sync_quant_state(programs: QuantizedPrograms, world: int) -> None:
+    """Identical quantization state on every rank: observed ranges widened to the ranks' union (min of
+    minima, max of maxima), scales averaged, integers (zero points, switches) from rank 0."""
+    if world == 1:
+        return
+    for name in QAT_HEADS:
+        for key, buf in programs.prepared[name].named_buffers():
+            if STATE_MARK not in key or key.endswith("eps"):
+                continue
+            if key.endswith("min_val"):
+                dist.all_reduce(buf, op=dist.ReduceOp.MIN)
+            elif key.endswith("max_val"):
+                dist.all_reduce(buf, op=dist.ReduceOp.MAX)
+            elif buf.is_floating_point():
+                dist.all_reduce(buf)
+                buf /= world
+            else:
+                dist.broadcast(buf, src=0)
+
+
 class Trainer:
     """Trains ``model``'s heads on cached sequences; writes ``out/last.safetensors`` (+ .json) and ``out/state.pt``.
 
     ``tracker``: the tracker options stored with every checkpoint (default: the paper's tracker with the
-    variant's score-generator schedule).
+    variant's score-generator schedule). ``programs``: quantization-aware training: the heads run as these
+    fake-quantized programs (``reusevos_edge.quant.programs``), whose state every checkpoint carries.
     """
 
     def __init__(self, *, model: ReuseVOS, data: list[CachedSequence], config: TrainConfig, out: str | Path,
-                 progress: bool = True, tracker: TrackerConfig | None = None) -> None:
+                 progress: bool = True, tracker: TrackerConfig | None = None,
+                 programs: QuantizedPrograms | None = None) -> None:
         self.model, self.data, self.cfg, self.out = model, data, config, Path(out)
         self.tracker = tracker or tracker_defaults(model, use_bundled=False)
         self.rank, self.world = _world()
-        self.params = head_parameters(model)
+        self.programs = programs
+        self.params = programs.head_parameters() if programs is not None else head_parameters(model)
         for p in model.backbone_parameters():
             p.requires_grad_(False)
         self.opt = torch.optim.Adam(self.params, lr=config.lr, weight_decay=config.weight_decay, amsgrad=True)
@@ -118,7 +145,9 @@ class Trainer:
     def resume(self) -> None:
         """Continue from ``out/state.pt`` and ``out/last.safetensors``."""
         state = torch.load(self.out / "state.pt", map_location="cpu", weights_only=False)
-        load_checkpoint(self.model, self.out / "last.safetensors")
+        quant = load_checkpoint(self.model, self.out / "last.safetensors", quantized=self.programs is not None)
+        if self.programs is not None:
+            self.programs.load_state_dict(quant, source=str(self.out / "last.safetensors"))
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         self.gen.set_state(state["generator"][self.rank])
@@ -145,6 +174,8 @@ class Trainer:
             for module in self.model.modules():
                 if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                     module.eval()
+        if self.programs is not None and self.epoch >= self.cfg.observer_epochs:
+            self.programs.freeze_observers()
         cfg, m = self.cfg, margin(self.epoch, m1=self.cfg.m1, margin_epochs=self.cfg.margin_epochs)
         steps = max(cfg.clips_per_epoch // (cfg.batch * self.world), 1)
         sums, start = {"loss": 0.0, **{t: 0.0 for t in TERMS}, "reused": 0, "frames": 0}, time.time()
@@ -167,7 +198,8 @@ class Trainer:
                                max_gap=cfg.max_gap, gap_prob=cfg.gap_prob)
             flip = cfg.flip and bool(torch.rand(1, generator=self.gen) < 0.5)
             losses = unroll_clip(self.model, seq, clip, tau=cfg.tau, m=m, m2=cfg.m2, flip=flip,
-                                 score_jitter=cfg.score_jitter, seed_perturb=cfg.seed_perturb, gen=self.gen)
+                                 score_jitter=cfg.score_jitter, seed_perturb=cfg.seed_perturb, gen=self.gen,
+                                 heads=self.programs.heads() if self.programs is not None else None)
             (losses.total / cfg.batch).backward()
             for t in TERMS:
                 sums[t] += float(getattr(losses, t).detach())
@@ -177,6 +209,8 @@ class Trainer:
         _average_gradients(self.params, self.world)
         self.opt.step()
         _sync_buffers(self.model, self.world)
+        if self.programs is not None:
+            _sync_quant_state(self.programs, self.world)
 
     def save(self) -> None:
         """Rank 0 writes the head checkpoint and the resumable state, atomically."""
@@ -188,7 +222,13 @@ class Trainer:
             return
         extra = {"train_config": asdict(self.cfg), "epoch": self.epoch, "history": self.history[-1:],
                  "tracker": self.tracker.to_json()}
-        save_checkpoint(self.model, self.out / "last.safetensors", extra=extra)
+        quantization = None
+        if self.programs is not None:
+            quantization = self.programs.state_dict()
+            extra["quantization"] = {"method": "qat", "recipe": self.programs.target,
+                                     "observers_frozen_from_epoch": self.cfg.observer_epochs + 1,
+                                     "activation_scales": self.programs.activation_scales()}
+        save_checkpoint(self.model, self.out / "last.safetensors", extra=extra, quantization=quantization)
         state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "generator": gens,
                  "epoch": self.epoch, "history": self.history}
         atomic_write(self.out / "state.pt", lambda tmp: torch.save(state, tmp))

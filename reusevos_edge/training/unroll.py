@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 
 from ..model.reusevos import ReuseVOS
 from ..model.score_generator import shift
+from ..model.subgraphs import head_programs
 from ..metrics.jf import jaccard
 from .feature_cache import CachedSequence, first_frame_fit, frame_tensors
 from .losses import delta_loss, gate_probability_loss, mask_loss
@@ -83,7 +85,7 @@ def perturb_label16(label16: torch.Tensor, gen: torch.Generator) -> torch.Tensor
 
 def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int], *, tau: float, m: float, m2: float,
                 flip: bool = False, score_jitter: float = 0.0, seed_perturb: float = 0.0,
-                gen: torch.Generator | None = None) -> ClipLosses:
+                gen: torch.Generator | None = None, heads: Mapping[str, Callable] | None = None) -> ClipLosses:
     """Run the clip: the init frame fits the score generator (without grad) and builds the template; the
     seed frame's label gives S and R; tracked frames are gated with ``P_gate >= tau`` as in the paper's
     training. Loss = BCE + MSE(delta) + gate-probability.
@@ -94,35 +96,38 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int]
     seed_perturb: probability that the seed S is a perturbed label (:func:`perturb_label16`), as after a
     few imperfect frames at inference, so the delta-generator and the refine-translator learn to correct
     an S that is too big, too small or off.
+    heads: subgraph name -> program for the five trained heads (default: the float model's,
+    :func:`~reusevos_edge.model.subgraphs.head_programs`; QAT passes its fake-quantized programs).
     """
     clip = clip if isinstance(clip, ClipPlan) else ClipPlan.contiguous(list(clip))
+    heads = heads if heads is not None else head_programs(model)
     first = frame_tensors(seq, clip.init, flip)
     proj_w, filter_w = first_frame_fit(model, seq, clip.init, flip)
-    template = model.template_builder(first["f8"], first["mask8"])
+    (template,) = heads["template_build"](first["f8"], first["mask8"])
     seed = first if clip.seed == clip.init else frame_tensors(seq, clip.seed, flip)
     state16 = seed["mask16"]
     if seed_perturb > 0 and float(torch.rand(1, generator=gen)) < seed_perturb:
         state16 = perturb_label16(state16, gen)
     prev_score, last_mask = state16, seed["mask"]
-    prev_refined = model.refine_deep(seed["f16"], seed["f32"], prev_score)
+    (prev_refined,) = heads["refine_deep"](seed["f16"], seed["f32"], prev_score)
     bce, dl, gl, reused = [], [], [], 0
     for i in clip.frames:
         fr = frame_tensors(seq, i, flip)
-        d = model.matcher(fr["f8"], prev_score, template)
-        p_gate, delta = model.gate(d), model.delta_generator(d)
+        p_gate, delta = heads["match_gate"](fr["f8"], prev_score, template)
         dl.append(delta_loss(delta, fr["mask16"], prev_score.detach()))
         iou = torch.tensor(jaccard(fr["mask"].numpy() > 0.5, last_mask.detach().numpy() > 0.5), dtype=torch.float32)
         gl.append(gate_probability_loss(p_gate, iou, m=m, m2=m2).mean())
         if p_gate.item() >= tau:
-            score, refined = prev_score + delta, model.translator(prev_refined, delta)
+            score, (refined,) = prev_score + delta, heads["refine_translate"](prev_refined, delta)
             reused += 1
         else:
             with torch.no_grad():
                 score, _ = model.score_generator(fr["f16"], proj_w, filter_w)
                 if score_jitter > 0:
                     score = score * (1.0 + score_jitter * (2.0 * float(torch.rand(1, generator=gen)) - 1.0))
-            refined = model.refine_deep(fr["f16"], fr["f32"], score)
+            (refined,) = heads["refine_deep"](fr["f16"], fr["f32"], score)
             prev_score, prev_refined, last_mask = score, refined, fr["mask"]
-        bce.append(mask_loss(model.refine_shallow(fr["f4"], fr["f8"], refined, score), fr["mask"]))
+        (logits,) = heads["refine_shallow"](fr["f4"], fr["f8"], refined, score)
+        bce.append(mask_loss(logits, fr["mask"]))
     mean = lambda xs: torch.stack(xs).mean()  # noqa: E731
     return ClipLosses(bce=mean(bce), delta=mean(dl), gate=mean(gl), reused=reused, frames=len(clip.frames))

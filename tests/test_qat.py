@@ -1,0 +1,143 @@
+"""Quantization-aware training (tiny model): the fake-quantized heads train, checkpoints carry the
+quantization state and rebuild the same int8 programs, DDP ranks end identical, and QAT / float
+checkpoints are refused by the wrong export with one clear error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from reusevos_edge.data.clip import parity_clip
+from reusevos_edge.data.synthetic import make_clip
+from reusevos_edge.model.registry import build_model
+from reusevos_edge.tracker.config import TrackerConfig
+
+H, W = 64, 96
+REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.backend
+
+
+@pytest.fixture(scope="module")
+def qat():
+    """A tiny model, its calibrated QAT programs and one synthetic clip cached with the int8 backbone."""
+    pytest.importorskip("executorch.backends.xnnpack.quantizer.xnnpack_quantizer")
+    from reusevos_edge.quant.calibration import calibrated_programs
+    from reusevos_edge.training.feature_cache import cache_sequence
+
+    model = build_model("tiny", use_default_checkpoint=False, seed=0)
+    programs = calibrated_programs(model, [parity_clip(height=H, width=W, num_frames=6)], height=H, width=W,
+                                   config=TrackerConfig(), target="executorch", qat=True)
+    frames, masks = make_clip(num_frames=8, height=48, width=72, speed_px=3.0, seed=1)
+    seq = cache_sequence(model, "clip", frames, masks, height=H, width=W, backbone=programs.backbone())
+    return model, programs, seq
+
+
+def _loss(model, programs, seq):
+    from reusevos_edge.training.unroll import unroll_clip
+
+    return unroll_clip(model, seq, [0, 1, 2, 3], tau=0.5, m=0.0, m2=0.0, heads=programs.heads()).total
+
+
+def test_qat_heads_are_the_models_own_fake_quantized_weights(qat):
+    model, programs, _ = qat
+    params = {id(p) for p in programs.head_parameters()}
+    assert params and params <= {id(p) for p in model.parameters()}
+    assert not params & {id(p) for p in model.backbone_parameters()}
+    ops = {str(n.target) for n in programs.prepared["match_gate"].graph.nodes}
+    assert any("fake_quantize" in op for op in ops) or any(
+        "FakeQuantize" in type(m).__name__ for m in programs.prepared["match_gate"].modules())
+
+
+def test_one_qat_step_lowers_the_loss(qat):
+    model, programs, seq = qat
+    before = {id(p): p.detach().clone() for p in programs.head_parameters()}
+    opt = torch.optim.SGD(programs.head_parameters(), lr=0.05)
+    loss = _loss(model, programs, seq)
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        after = _loss(model, programs, seq)
+        for p in programs.head_parameters():  # leave the shared fixture as it was
+            p.copy_(before[id(p)])
+    assert float(after) < float(loss)
+
+
+def test_qat_checkpoint_round_trip_keeps_weights_and_scales(qat, tmp_path):
+    from reusevos_edge.model.checkpoint import read_checkpoint_info, read_quantization
+    from reusevos_edge.model.subgraphs import build_subgraphs
+    from reusevos_edge.quant.programs import QuantizedPrograms
+    from reusevos_edge.training.trainer import TrainConfig, Trainer
+
+    model, programs, seq = qat
+    Trainer(model=model, data=[seq], config=TrainConfig(epochs=1, clips_per_epoch=1, batch=1, clip_len=3),
+            out=tmp_path, progress=False, programs=programs).train()
+    path = tmp_path / "last.safetensors"
+    info = read_checkpoint_info(path)["quantization"]
+    assert info["method"] == "qat" and info["recipe"] == "executorch"
+    assert info["activation_scales"]["match_gate"]  # per-tensor (scale, zero point) pairs, readable JSON
+    with pytest.raises(Exception, match="int8 QAT checkpoint"):
+        build_model("tiny", checkpoint=path)  # a float user of the weights is told what they are
+    again = build_model("tiny", checkpoint=path, quantized=True)
+    rebuilt = QuantizedPrograms.prepare(build_subgraphs(again, height=H, width=W), target="executorch", qat=True)
+    rebuilt.load_state_dict(read_quantization(path), source=str(path))
+    want, got = programs.convert(), rebuilt.convert()
+    for a, b in zip(want, got):
+        inputs = a.example_inputs()
+        for x, y in zip(a.module(*inputs), b.module(*inputs)):
+            assert torch.equal(x, y), a.name
+
+
+def test_qat_state_of_another_model_is_one_clear_error(qat):
+    from reusevos_edge.errors import InputError
+
+    _, programs, _ = qat
+    state = programs.state_dict()
+    state.pop(next(iter(state)))
+    with pytest.raises(InputError, match="do not fit the executorch int8 recipe"):
+        programs.load_state_dict(state, source="x")
+
+
+def test_ddp_qat_two_ranks_end_identical(tmp_path):
+    pytest.importorskip("executorch.backends.xnnpack.quantizer.xnnpack_quantizer")
+    from safetensors.torch import load_file
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "reusevos_edge.training.ddp_smoke", str(tmp_path), "--qat"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r0, r1 = load_file(tmp_path / "rank0.safetensors"), load_file(tmp_path / "rank1.safetensors")
+    scales = [k for k in r0 if k.startswith("quant.") and k.endswith(".scale")]
+    assert scales and set(r0) == set(r1)
+    for key in r0:
+        assert torch.equal(r0[key], r1[key]), key
+    assert (tmp_path / "out" / "last.safetensors").is_file()
+
+
+@pytest.mark.parametrize("precision, needle", [
+    ("fp32", "is an int8 QAT checkpoint: export it with --precision int8"),
+    ("int8", None),
+])
+def test_export_refuses_the_wrong_kind_of_checkpoint(precision, needle, tmp_path, capsys):
+    """A QAT checkpoint given to a float export, and a float checkpoint to an int8 export without --calibrate."""
+    from reusevos_edge.cli.export import main
+    from reusevos_edge.model.checkpoint import save_checkpoint
+
+    model = build_model("tiny", use_default_checkpoint=False)
+    path = tmp_path / "ckpt.safetensors"
+    quant = {"quant.match_gate.activation_post_process_0.scale": torch.ones(1)} if precision == "fp32" else None
+    save_checkpoint(model, path, quantization=quant)
+    argv = ["--target", "executorch", "--precision", precision, "--model", "tiny", "--checkpoint", str(path),
+            "--size", f"{H}x{W}", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    needle = needle or f"--checkpoint {path} holds no int8 quantization parameters; pass --calibrate DAVIS_ROOT"
+    assert err.startswith("error: ") and needle in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
