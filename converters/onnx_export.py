@@ -51,6 +51,8 @@ def export_onnx(subgraphs, out_dir: Path, *, precision: str = "fp32") -> ExportR
     for sg in subgraphs:
         path = out_dir / f"{sg.name}.onnx"
         model = _export_one(sg)
+        if precision == "int8":
+            activations_to_uint8(model)
         _save(onnx, model, path)
         _check_names(onnx.load(str(path), load_external_data=False), sg)
         result.files.append(path.name)
@@ -81,6 +83,46 @@ def _traceable(sg):
     if isinstance(sg.module, torch.fx.GraphModule):
         return torch.export.export(sg.module, sg.example_inputs())
     return sg.module.eval()
+
+
+def activations_to_uint8(model) -> int:
+    """Move int8 activation QDQ pairs to uint8, in place, with identical values; returns how many moved.
+
+    A program quantized with another target's recipe (a QAT checkpoint carries XNNPACK's: affine int8
+    activations) would leave convs in float in ONNX Runtime, which fuses QLinearConv reliably only for
+    uint8 activations. Affine int8 and uint8 are the same grid shifted by 128: ``QuantizeLinear`` with
+    zero point z + 128 into uint8 gives q + 128, and ``DequantizeLinear`` with z + 128 gives back
+    exactly (q - z) x scale. Weight ``DequantizeLinear`` (constant int8 input, symmetric) stays int8.
+    """
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    inits = {init.name: init for init in model.graph.initializer}
+    shifted: dict[str, str] = {}
+
+    def shift(zp_name: str) -> str | None:
+        if zp_name not in shifted and zp_name in inits:
+            zp = numpy_helper.to_array(inits[zp_name])
+            if zp.dtype != np.int8:
+                return None
+            shifted[zp_name] = zp_name + "_u8"
+            model.graph.initializer.append(numpy_helper.from_array((zp.astype(np.int16) + 128).astype(np.uint8),
+                                                                   shifted[zp_name]))
+        return shifted.get(zp_name)
+
+    quantized = set()
+    for node in model.graph.node:
+        if node.op_type == "QuantizeLinear" and len(node.input) == 3 and shift(node.input[2]):
+            node.input[2] = shifted[node.input[2]]
+            quantized.add(node.output[0])
+    for node in model.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in quantized and shift(node.input[2]):
+            node.input[2] = shifted[node.input[2]]
+    for info in model.graph.value_info:
+        if info.name in quantized:
+            info.type.tensor_type.elem_type = onnx.TensorProto.UINT8
+    return len(quantized)
 
 
 def resolve_castlike(model) -> int:

@@ -141,3 +141,31 @@ def test_export_refuses_the_wrong_kind_of_checkpoint(precision, needle, tmp_path
     needle = needle or f"--checkpoint {path} holds no int8 quantization parameters; pass --calibrate DAVIS_ROOT"
     assert err.startswith("error: ") and needle in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_qat_programs_export_to_onnx_with_uint8_activations(qat, tmp_path):
+    """A QAT checkpoint's programs carry XNNPACK's recipe (int8 activations); the ONNX exporter moves
+    them to uint8 exactly, so ONNX Runtime fuses QLinearConv and still computes the fake-quant result."""
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from reusevos_edge.converters import parity
+    from reusevos_edge.converters.bundle import export_bundle
+    from reusevos_edge.converters.targets import validate_options
+    from reusevos_edge.runtime.bundle import load_bundle_runner
+    from reusevos_edge.runtime.torch_runner import TorchRunner
+
+    model, programs, _ = qat
+    converted = programs.convert()
+    opts = validate_options(target="onnx", model="tiny", height=H, width=W, precision="int8", out_dir=tmp_path)
+    bundle = export_bundle(opts, model=model, subgraphs=converted, tracker_config=TrackerConfig(),
+                           quantization={"method": "qat"})
+    graph = onnx.load(str(bundle.path / "match_gate.onnx"))
+    inits = {i.name: i for i in graph.graph.initializer}
+    zps = [inits[n.input[2]].data_type for n in graph.graph.node if n.op_type == "QuantizeLinear"]
+    assert zps and set(zps) == {onnx.TensorProto.UINT8}
+    runner = load_bundle_runner(bundle.path)
+    fake_quant = TorchRunner(model=model, height=H, width=W, subgraphs=converted)
+    feeds = {sg.name: {spec.name: x.numpy() for spec, x in zip(sg.inputs, sg.example_inputs())} for sg in converted}
+    worst = max(d.max_rel for d in parity.compare_subgraphs(runner, fake_quant, feeds))
+    assert worst < 0.05  # float biases: ONNX Runtime quantizes them itself, a step at most

@@ -1,0 +1,80 @@
+"""int8 LiteRT (tiny model): the fake-quantized PyTorch programs (litert-torch's recipe) against the
+int8 .tflite, per subgraph and in tracking, its int8 kernels and its mixed-precision manifest."""
+
+from __future__ import annotations
+
+import pytest
+
+from reusevos_edge.data.clip import parity_clip
+from reusevos_edge.model.registry import build_model
+from reusevos_edge.model.subgraphs import build_subgraphs
+from reusevos_edge.quant.precision import INT8_SUBGRAPHS
+from reusevos_edge.runtime.torch_runner import TorchRunner
+from reusevos_edge.tracker.config import TrackerConfig
+
+H, W = 64, 96
+CONFIG = TrackerConfig(tau=0.0, keyframe_bound=2, update_every=2)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    pytest.importorskip("litert_torch")
+    pytest.importorskip("ai_edge_litert")
+    from reusevos_edge.converters.bundle import export_bundle
+    from reusevos_edge.converters.targets import validate_options
+    from reusevos_edge.quant.calibration import collect_feeds
+    from reusevos_edge.quant.ptq import quantize_subgraphs
+
+    model = build_model("tiny")
+    subgraphs = build_subgraphs(model, height=H, width=W)
+    reference = TorchRunner(model=model, height=H, width=W, subgraphs=subgraphs)
+    feeds = collect_feeds(reference, [parity_clip(height=H, width=W, num_frames=6)], CONFIG, limit=8)
+    int8_graphs = quantize_subgraphs(subgraphs, feeds, target="tflite")
+    out = tmp_path_factory.mktemp("tflite_int8")
+    opts = validate_options(target="tflite", model="tiny", height=H, width=W, precision="int8", out_dir=out)
+    exported = export_bundle(opts, model=model, subgraphs=int8_graphs, tracker_config=CONFIG,
+                             quantization={"method": "ptq"})
+    return model, int8_graphs, feeds, exported
+
+
+@pytest.mark.backend
+def test_tflite_int8_bundle_runs_int8_kernels(bundle):
+    from ai_edge_litert.schema_py_generated import BuiltinOperator, TensorType
+
+    from reusevos_edge.converters.tflite_export import TFLITE_NAME, _read_model
+
+    *_, exported = bundle
+    manifest = exported.manifest
+    assert exported.path.name == "tiny_64x96_int8_tflite" and manifest["precision"] == "int8"
+    assert manifest["subgraph_precision"]["backbone_low"] == "int8"
+    assert manifest["subgraph_precision"]["score_gen"] == "fp32"
+    io = manifest["export"]["io_quantization"]
+    assert io["backbone_low"]["outputs"]["f4"]["dtype"] == "int8" and "score_gen" not in io
+    model = _read_model(exported.path / TFLITE_NAME)
+    float_convs = {}
+    for sig in model.signatureDefs:
+        name = sig.signatureKey.decode()
+        graph = model.subgraphs[sig.subgraphIndex]
+        weights = [graph.tensors[op.inputs[1]].type for op in graph.operators
+                   if model.operatorCodes[op.opcodeIndex].builtinCode == BuiltinOperator.CONV_2D]
+        assert (TensorType.INT8 in weights) == (name in INT8_SUBGRAPHS), (name, weights)
+        if name in INT8_SUBGRAPHS:
+            float_convs[name] = weights.count(TensorType.FLOAT32)
+    # the converter leaves one conv float: match_gate's delta conv (dequantize -> transpose -> pad -> conv)
+    assert sum(float_convs.values()) <= 1, float_convs
+
+
+@pytest.mark.backend
+def test_tflite_int8_bundle_matches_its_fake_quant_programs(bundle):
+    from reusevos_edge.converters import parity
+    from reusevos_edge.runtime.bundle import load_bundle_runner
+
+    model, int8_graphs, feeds, exported = bundle
+    runner = load_bundle_runner(exported.path)
+    fake_quant = TorchRunner(model=model, height=H, width=W, subgraphs=int8_graphs)
+    drift = parity.compare_subgraphs(runner, fake_quant, {name: f[0] for name, f in feeds.items()})
+    worst = {d.subgraph: d.max_rel for d in drift}
+    assert max(worst.values()) < 0.05, worst  # a few int8 steps at most
+    report = parity.measure_parity(runner, fake_quant, parity_clip(height=H, width=W, num_frames=8), CONFIG,
+                                   floors=parity.INT8_FLOORS)
+    assert report.passed, report.summary()
