@@ -4,11 +4,20 @@ Each function takes the contract inputs by contract name (NCHW float32 multiarra
 shapes) and returns the outputs by contract name. fp32 converts with compute precision FLOAT32,
 fp16 with FLOAT16 (inputs and outputs stay float32; Core ML casts inside). Prediction runs only
 on Apple platforms, so on Linux :func:`verify_coreml` checks the saved packages statically.
+
+int8 (W8A8) bundles are mixed (``reusevos_edge.quant.precision``). The int8 subgraphs arrive
+PT2E-converted (``reusevos_edge.quant.coreml``): coremltools stores their weights as int8 constants
+(``constexpr_blockwise_shift_scale`` on iOS 18, ``constexpr_affine_dequantize`` on iOS 17) and turns
+their activation quantize/dequantize pairs into Core ML ``quantize``/``dequantize`` (int8 / uint8).
+The float ops between those pairs compute in FLOAT16: the Neural Engine, where int8 pays off, runs
+nothing in float32, and fp16 rounding (~5e-4) is far below one int8 step. The float subgraphs (the
+score generator) convert as in fp32, with FLOAT32: the table keeps them float32 for their numerics.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -17,45 +26,52 @@ import numpy as np
 import torch
 
 from reusevos_edge.errors import require
+from reusevos_edge.quant.precision import subgraph_precision
 
 from .export_result import ExportResult
 
 log = logging.getLogger(__name__)
 MULTIFUNCTION_NAME = "model.mlpackage"
 _IO_DTYPES = {"float32": "FLOAT32", "float16": "FLOAT16"}
+_COMPUTE_PRECISION = {"fp32": "FLOAT32", "fp16": "FLOAT16", "int8": "FLOAT16"}  # per subgraph precision
 
 
 def export_coreml(subgraphs, out_dir: Path, *, precision: str = "fp32",
                   layout: str = "multifunction") -> ExportResult:
-    """Write the package(s) into ``out_dir``; return files, op inventory and layout."""
+    """Write the package(s) into ``out_dir``; return files, op inventory, layout and compute precision
+    (for int8, per subgraph)."""
     ct = require("coremltools", extra="coreml", purpose="Core ML export")
     multifunction = layout == "multifunction"
     target = ct.target.iOS18 if multifunction else ct.target.iOS17
+    compute = {sg.name: _COMPUTE_PRECISION[subgraph_precision(sg.name, precision)] for sg in subgraphs}
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp) if multifunction else out_dir
-        paths = {sg.name: _convert_one(ct, sg, stage, target, precision) for sg in subgraphs}
+        paths = {sg.name: _convert_one(ct, sg, stage, target, compute[sg.name]) for sg in subgraphs}
         if multifunction:
             _save_multifunction(ct, paths, out_dir / MULTIFUNCTION_NAME, default=subgraphs[0].name)
     artifact = MULTIFUNCTION_NAME if multifunction else "<subgraph>.mlpackage"
     result = ExportResult(artifact=artifact, extra={
         "coreml_layout": layout, "minimum_deployment_target": "iOS18" if multifunction else "iOS17",
-        "compute_precision": "FLOAT16" if precision == "fp16" else "FLOAT32"})
+        "compute_precision": compute if precision == "int8" else _COMPUTE_PRECISION[precision]})
     result.files = [MULTIFUNCTION_NAME] if multifunction else [f"{sg.name}.mlpackage" for sg in subgraphs]
     result.op_inventory = verify_coreml(out_dir, [sg.to_json() for sg in subgraphs], layout=layout)
     return result
 
 
-def _convert_one(ct, sg, stage: Path, target, precision: str) -> Path:
-    """Convert one subgraph, rename its features to the contract names, save a package."""
-    program = torch.export.export(sg.module.eval(), sg.example_inputs()).run_decompositions({})
+def _convert_one(ct, sg, stage: Path, target, compute: str) -> Path:
+    """Convert one subgraph (``compute``: FLOAT32 or FLOAT16), rename its features to the contract
+    names, save a package. A PT2E-converted subgraph is a GraphModule made by torch.export: it has
+    no train mode to leave."""
+    module = sg.module if isinstance(sg.module, torch.fx.GraphModule) else sg.module.eval()
+    program = torch.export.export(module, sg.example_inputs()).run_decompositions({})
     try:
-        model = _ct_convert(ct, program, sg, target, precision, ct.PassPipeline.DEFAULT)
+        model = _ct_convert(ct, program, sg, target, compute, ct.PassPipeline.DEFAULT)
     except KeyError as exc:  # coremltools 9.0 reduce_transposes: full reductions have no 'axes'
         log.warning("coreml: %s: default pass pipeline failed (%r); retrying without "
                     "common::reduce_transposes", sg.name, exc)
         pipeline = ct.PassPipeline.DEFAULT
         pipeline.remove_passes({"common::reduce_transposes"})
-        model = _ct_convert(ct, program, sg, target, precision, pipeline)
+        model = _ct_convert(ct, program, sg, target, compute, pipeline)
     spec = model.get_spec()
     _rename(ct, spec, [i.name for i in spec.description.input], sg.input_names)
     _rename(ct, spec, [o.name for o in spec.description.output], sg.output_names)
@@ -66,14 +82,12 @@ def _convert_one(ct, sg, stage: Path, target, precision: str) -> Path:
     return path
 
 
-def _ct_convert(ct, program, sg, target, precision: str, pipeline):
+def _ct_convert(ct, program, sg, target, compute: str, pipeline):
     """mlprogram with float32 outputs whatever the compute precision (the contract is float32)."""
     outputs = [ct.TensorType(dtype=np.float32) for _ in sg.outputs]
     return ct.convert(
         program, outputs=outputs, convert_to="mlprogram", minimum_deployment_target=target,
-        pass_pipeline=pipeline,
-        compute_precision=ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32,
-        skip_model_load=True,
+        pass_pipeline=pipeline, compute_precision=getattr(ct.precision, compute), skip_model_load=True,
     )
 
 
@@ -97,7 +111,8 @@ def _save_multifunction(ct, paths: dict[str, Path], out: Path, *, default: str) 
 
 
 def verify_coreml(bundle_dir: Path, subgraphs_json: list[dict], *, layout: str) -> dict[str, list[str]]:
-    """Statically check packages against the contract; return op types per function.
+    """Statically check packages against the contract; return op types per function
+    (:func:`function_inventory`).
 
     Raises RuntimeError naming the function and the feature whose name, shape or dtype differs.
     """
@@ -116,7 +131,7 @@ def verify_coreml(bundle_dir: Path, subgraphs_json: list[dict], *, layout: str) 
             desc, function = spec.description, spec.mlProgram.functions["main"]
         _check_features(name, "input", desc.input, entry["inputs"])
         _check_features(name, "output", desc.output, entry["outputs"])
-        inventory[name] = _op_types(function)
+        inventory[name] = function_inventory(function)["ops"]
     return inventory
 
 
@@ -133,10 +148,40 @@ def _dtype_name(feature) -> str:
     return FeatureTypes_pb2.ArrayFeatureType.ArrayDataType.Name(feature.type.multiArrayType.dataType)
 
 
-def _op_types(function) -> list[str]:
-    """``['conv x12', 'relu x8', ...]`` for the function's main block (all specialisations)."""
-    counts = Counter()
-    for block in function.block_specializations.values():
-        counts.update(op.type for op in block.operations)
-    return [f"{op} x{n}" for op, n in sorted(counts.items())]
+def function_inventory(function) -> dict:
+    """What one ``spec.mlProgram.functions`` entry holds: ``inputs`` and ``outputs`` as
+    ``(name, shape, dtype)`` and ``ops`` as ``['conv x12', ...]`` over all its block specialisations.
 
+    int8 shows in the op names: ``quantize:INT8`` / ``quantize:UINT8`` (the activation dtype it
+    quantizes to) and ``constexpr_*:INT8`` (the dtype a weight is stored in, dequantized at load).
+    """
+    counts, types, outputs = Counter(), {}, []
+    for block in function.block_specializations.values():
+        for op in block.operations:
+            counts[_op_name(op)] += 1
+            types.update((out.name, out.type) for out in op.outputs)
+        outputs = [_typed(name, types[name]) for name in block.outputs]
+    return {"inputs": [_typed(value.name, value.type) for value in function.inputs], "outputs": outputs,
+            "ops": [f"{op} x{n}" for op, n in sorted(counts.items())]}
+
+
+def _op_name(op) -> str:
+    """The op's type; for int8 evidence with the dtype it quantizes to or stores its weight in."""
+    if op.type == "quantize":
+        return f"quantize:{_mil_dtype(op.outputs[0].type)}"
+    if op.type.startswith("constexpr_"):  # the weight: its largest constant (inputs on iOS 18, attributes before)
+        values = [arg.value for inp in op.inputs.values() for arg in inp.arguments if arg.HasField("value")]
+        values += [value for key, value in op.attributes.items() if key != "name"]
+        stored = max(values, key=lambda v: math.prod(d.constant.size for d in v.type.tensorType.dimensions))
+        return f"{op.type}:{_mil_dtype(stored.type)}"
+    return op.type
+
+
+def _typed(name: str, value_type) -> tuple[str, list[int], str]:
+    return name, [d.constant.size for d in value_type.tensorType.dimensions], _mil_dtype(value_type)
+
+
+def _mil_dtype(value_type) -> str:
+    from coremltools.proto import MIL_pb2
+
+    return MIL_pb2.DataType.Name(value_type.tensorType.dataType)
