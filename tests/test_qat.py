@@ -34,6 +34,8 @@ def qat():
                                    config=TrackerConfig(), target="executorch", qat=True)
     frames, masks = make_clip(num_frames=8, height=48, width=72, speed_px=3.0, seed=1)
     seq = cache_sequence(model, "clip", frames, masks, height=H, width=W, backbone=programs.backbone())
+    enabled = [int(v) for k, v in programs.prepared["match_gate"].state_dict().items() if k.endswith("observer_enabled")]
+    assert enabled and all(enabled)  # caching int8 features froze the backbone's observers, not the heads'
     return model, programs, seq
 
 
@@ -169,3 +171,28 @@ def test_qat_programs_export_to_onnx_with_uint8_activations(qat, tmp_path):
     feeds = {sg.name: {spec.name: x.numpy() for spec, x in zip(sg.inputs, sg.example_inputs())} for sg in converted}
     worst = max(d.max_rel for d in parity.compare_subgraphs(runner, fake_quant, feeds))
     assert worst < 0.05  # float biases: ONNX Runtime quantizes them itself, a step at most
+
+
+def test_int8_export_defaults_to_the_bundled_qat_checkpoint():
+    """lite0 ships a QAT checkpoint: ``--precision int8`` needs neither --checkpoint nor --calibrate."""
+    from reusevos_edge.cli.export import _int8_source, build_parser
+    from reusevos_edge.model.checkpoint import is_quantized, read_checkpoint_info
+    from reusevos_edge.model.registry import default_checkpoint
+
+    args = build_parser().parse_args(["--target", "executorch", "--precision", "int8"])
+    path = _int8_source(args, "lite0")
+    assert path == default_checkpoint("lite0", precision="int8") and is_quantized(path)
+    info = read_checkpoint_info(path)
+    assert info["quantization"]["method"] == "qat" and info["tracker"] == read_checkpoint_info(
+        default_checkpoint("lite0"))["tracker"]
+    assert not is_quantized(default_checkpoint("lite0"))
+
+
+def test_head_observers_follow_ranges_until_frozen(qat):
+    """Caching int8 backbone features freezes the backbone's observers only; the heads' freeze on schedule."""
+    _, programs, _ = qat
+    state = lambda name: {k: v for k, v in programs.prepared[name].state_dict().items()  # noqa: E731
+                          if k.endswith("observer_enabled")}
+    assert all(int(v) == 0 for v in state("backbone_low").values())
+    programs.freeze_observers()
+    assert all(int(v) == 0 for v in state("match_gate").values())

@@ -96,8 +96,9 @@ class QuantizedPrograms:
 
     def backbone(self) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...]]:
         """The converted int8 backbone as a feature extractor: Bx3xHxW -> (f4, f8, f16, f32), one frame
-        at a time (the programs have the contract's batch of 1); observers freeze first."""
-        self.freeze_observers()
+        at a time (the programs have the contract's batch of 1); the backbone's observers freeze first
+        (the heads' keep following their ranges until :meth:`freeze_observers`)."""
+        self.freeze_observers(names=BACKBONE)
         low, high = (_pt2e().convert_pt2e(copy.deepcopy(self.prepared[n])) for n in BACKBONE)
 
         def run(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -117,11 +118,11 @@ class QuantizedPrograms:
                 h.update(value.float().contiguous().numpy().tobytes())
         return "int8-" + h.hexdigest()[:12]
 
-    def freeze_observers(self) -> None:
-        """Stop range updates: from now on scales and zero points stay as they are."""
+    def freeze_observers(self, *, names: Sequence[str] | None = None) -> None:
+        """Stop range updates of programs ``names`` (default all): their scales and zero points stay as they are."""
         disable = require("torchao.quantization.pt2e", extra="executorch", purpose="PT2E quantization").disable_observer
-        for program in self.prepared.values():
-            program.apply(disable)
+        for name in names or self.prepared:
+            self.prepared[name].apply(disable)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The quantization state of every program, ``quant.<subgraph>.<buffer>`` (weights excluded)."""
