@@ -84,3 +84,27 @@ def shared_davis() -> Path:
     if not SHARED_DAVIS.is_dir():
         pytest.skip(f"shared DAVIS data not found at {SHARED_DAVIS}")
     return SHARED_DAVIS
+
+
+# ---------------------------------------------------------------- int8 (tiny model)
+INT8_SIZE = (64, 96)
+
+
+@pytest.fixture(scope="session")
+def tiny_calibration():
+    """(tiny model, its float contract at 64x96, the tracker config, the calibration feeds every
+    subgraph saw on a synthetic clip): what every int8 test quantizes from."""
+    from reusevos_edge.data.clip import parity_clip
+    from reusevos_edge.model.registry import build_model
+    from reusevos_edge.model.subgraphs import build_subgraphs
+    from reusevos_edge.quant.calibration import collect_feeds
+    from reusevos_edge.runtime.torch_runner import TorchRunner
+    from reusevos_edge.tracker.config import TrackerConfig
+
+    height, width = INT8_SIZE
+    config = TrackerConfig(tau=0.0, keyframe_bound=2, update_every=2)
+    model = build_model("tiny")
+    subgraphs = build_subgraphs(model, height=height, width=width)
+    reference = TorchRunner(model=model, height=height, width=width, subgraphs=subgraphs)
+    feeds = collect_feeds(reference, [parity_clip(height=height, width=width, num_frames=6)], config, limit=8)
+    return model, subgraphs, config, feeds

@@ -26,16 +26,11 @@ def test_the_precision_table_covers_the_contract():
 
 
 @pytest.fixture(scope="module")
-def quantized():
+def quantized(tiny_calibration):
     pytest.importorskip("executorch.backends.xnnpack.quantizer.xnnpack_quantizer")
-    from reusevos_edge.quant.calibration import collect_feeds
     from reusevos_edge.quant.ptq import quantize_subgraphs
 
-    model = build_model("tiny")
-    subgraphs = build_subgraphs(model, height=H, width=W)
-    reference = TorchRunner(model=model, height=H, width=W, subgraphs=subgraphs)
-    clips = [parity_clip(height=H, width=W, num_frames=6)]
-    feeds = collect_feeds(reference, clips, CONFIG, limit=8)
+    model, subgraphs, _, feeds = tiny_calibration
     assert set(INT8_SUBGRAPHS) <= set(feeds)  # the reuse path ran too
     return model, subgraphs, quantize_subgraphs(subgraphs, feeds, target="executorch"), feeds
 

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from reusevos_edge.data.clip import parity_clip
-from reusevos_edge.model.registry import build_model
-from reusevos_edge.model.subgraphs import build_subgraphs
 from reusevos_edge.quant.precision import FLOAT_SUBGRAPHS, INT8_SUBGRAPHS
-from reusevos_edge.runtime.torch_runner import TorchRunner
 from reusevos_edge.tracker.config import TrackerConfig
 
 H, W = 64, 96
@@ -20,19 +16,15 @@ CONSTEXPR = {"multifunction": "constexpr_blockwise_shift_scale", "per_subgraph":
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory):
+def bundles(tmp_path_factory, tiny_calibration):
     """(precision, layout) -> BundleResult: int8 in both layouts, fp16 multifunction for size."""
     pytest.importorskip("coremltools")
     pytest.importorskip("executorch.backends.apple.coreml.quantizer")
     from reusevos_edge.converters.bundle import export_bundle
     from reusevos_edge.converters.targets import validate_options
-    from reusevos_edge.quant.calibration import collect_feeds
     from reusevos_edge.quant.ptq import quantize_subgraphs
 
-    model = build_model("tiny")
-    subgraphs = build_subgraphs(model, height=H, width=W)
-    reference = TorchRunner(model=model, height=H, width=W, subgraphs=subgraphs)
-    feeds = collect_feeds(reference, [parity_clip(height=H, width=W, num_frames=6)], CONFIG, limit=8)
+    model, subgraphs, _, feeds = tiny_calibration
     int8_graphs = quantize_subgraphs(subgraphs, feeds, target="coreml")
     out, result = tmp_path_factory.mktemp("coreml_int8"), {}
     for precision, layout in (("int8", "multifunction"), ("int8", "per_subgraph"), ("fp16", "multifunction")):

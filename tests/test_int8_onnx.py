@@ -9,8 +9,6 @@ from collections import Counter
 import pytest
 
 from reusevos_edge.data.clip import parity_clip
-from reusevos_edge.model.registry import build_model
-from reusevos_edge.model.subgraphs import build_subgraphs
 from reusevos_edge.quant.precision import FLOAT_SUBGRAPHS, INT8_SUBGRAPHS
 from reusevos_edge.runtime.torch_runner import TorchRunner
 from reusevos_edge.tracker.config import TrackerConfig
@@ -20,20 +18,16 @@ CONFIG = TrackerConfig(tau=0.0, keyframe_bound=2, update_every=2)
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
+def bundle(tmp_path_factory, tiny_calibration):
     """(model, fake-quantized subgraphs, calibration feeds, int8 ONNX bundle)."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxslim")
     pytest.importorskip("executorch.backends.xnnpack.quantizer.xnnpack_quantizer")
     from reusevos_edge.converters.bundle import export_bundle
     from reusevos_edge.converters.targets import validate_options
-    from reusevos_edge.quant.calibration import collect_feeds
     from reusevos_edge.quant.ptq import quantize_subgraphs
 
-    model = build_model("tiny")
-    subgraphs = build_subgraphs(model, height=H, width=W)
-    reference = TorchRunner(model=model, height=H, width=W, subgraphs=subgraphs)
-    feeds = collect_feeds(reference, [parity_clip(height=H, width=W, num_frames=6)], CONFIG, limit=8)
+    model, subgraphs, _, feeds = tiny_calibration
     int8_graphs = quantize_subgraphs(subgraphs, feeds, target="onnx")
     opts = validate_options(target="onnx", model="tiny", height=H, width=W, precision="int8",
                             out_dir=tmp_path_factory.mktemp("int8_onnx"))

@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 
 from reusevos_edge.data.clip import parity_clip
-from reusevos_edge.model.registry import build_model
-from reusevos_edge.model.subgraphs import build_subgraphs
 from reusevos_edge.quant.precision import INT8_SUBGRAPHS
 from reusevos_edge.runtime.torch_runner import TorchRunner
 from reusevos_edge.tracker.config import TrackerConfig
@@ -17,18 +15,14 @@ CONFIG = TrackerConfig(tau=0.0, keyframe_bound=2, update_every=2)
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
+def bundle(tmp_path_factory, tiny_calibration):
     pytest.importorskip("litert_torch")
     pytest.importorskip("ai_edge_litert")
     from reusevos_edge.converters.bundle import export_bundle
     from reusevos_edge.converters.targets import validate_options
-    from reusevos_edge.quant.calibration import collect_feeds
     from reusevos_edge.quant.ptq import quantize_subgraphs
 
-    model = build_model("tiny")
-    subgraphs = build_subgraphs(model, height=H, width=W)
-    reference = TorchRunner(model=model, height=H, width=W, subgraphs=subgraphs)
-    feeds = collect_feeds(reference, [parity_clip(height=H, width=W, num_frames=6)], CONFIG, limit=8)
+    model, subgraphs, _, feeds = tiny_calibration
     int8_graphs = quantize_subgraphs(subgraphs, feeds, target="tflite")
     out = tmp_path_factory.mktemp("tflite_int8")
     opts = validate_options(target="tflite", model="tiny", height=H, width=W, precision="int8", out_dir=out)

@@ -196,3 +196,18 @@ def test_head_observers_follow_ranges_until_frozen(qat):
     assert all(int(v) == 0 for v in state("backbone_low").values())
     programs.freeze_observers()
     assert all(int(v) == 0 for v in state("match_gate").values())
+
+
+def test_litert_refuses_qat_programs_up_front(tmp_path, capsys):
+    """LiteRT's converter cannot lower XNNPACK-recipe programs: one clear error before any work."""
+    from reusevos_edge.cli.export import main
+    from reusevos_edge.model.checkpoint import save_checkpoint
+
+    path = tmp_path / "qat.safetensors"
+    save_checkpoint(build_model("tiny", use_default_checkpoint=False), path,
+                    quantization={"quant.match_gate.activation_post_process_0.scale": torch.ones(1)})
+    assert main(["--target", "tflite", "--precision", "int8", "--model", "tiny", "--checkpoint", str(path),
+                 "--size", f"{H}x{W}", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot lower the QAT checkpoint qat.safetensors" in err and "--calibrate DAVIS_ROOT" in err
+    assert not (tmp_path / "o").exists()

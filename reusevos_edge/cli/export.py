@@ -108,6 +108,8 @@ def _validated(args: argparse.Namespace) -> list:
         names = [n for n in names if args.precision in {p.value for p in TARGETS[n].precisions}]
     model = args.model or DEFAULT_MODEL
     checkpoint = _int8_source(args, model)
+    if args.precision == "int8" and args.calibrate is None:
+        names = _qat_lowerable(names, checkpoint, single=args.target != "all")
     options = [validate_options(target=n, model=model, height=height, width=width, precision=args.precision,
                                 checkpoint=checkpoint, out_dir=args.out, layout=args.coreml_layout) for n in names]
     if args.frames < 2:
@@ -115,6 +117,19 @@ def _validated(args: argparse.Namespace) -> list:
     if args.davis is not None and not (args.davis / "JPEGImages" / "480p" / "blackswan").is_dir():
         raise InputError(f"--davis {args.davis}: no JPEGImages/480p/blackswan in it (expected a DAVIS 2016 tree)")
     return options
+
+
+def _qat_lowerable(names: list[str], checkpoint: Path, *, single: bool) -> list[str]:
+    """The targets that lower a QAT checkpoint's programs; one target that does not is an error, and
+    ``--target all`` leaves it out with a note (calibrate it with --calibrate instead)."""
+    refused = [n for n in names if not TARGETS[n].lowers_qat]
+    for name in refused:
+        why = (f"--target {name} --precision int8 cannot lower the QAT checkpoint {checkpoint.name} (its programs "
+               f"use ExecuTorch/XNNPACK's int8 recipe); pass --calibrate DAVIS_ROOT to quantize with {name}'s own recipe")
+        if single:
+            raise InputError(why)
+        print(f"{name}: skipped: {why}", file=sys.stderr)
+    return [n for n in names if n not in refused]
 
 
 def _int8_source(args: argparse.Namespace, model: str) -> Path | None:

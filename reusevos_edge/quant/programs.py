@@ -141,7 +141,10 @@ class QuantizedPrograms:
         for name, program in self.prepared.items():
             prefix = f"{KEY_PREFIX}{name}."
             state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            program.load_state_dict(state, strict=False)
+            program.load_state_dict(state, strict=False)  # resizes the per-channel buffers
+            with torch.no_grad():  # and some observers' loaders skip ``eps``: copy every buffer as saved
+                for key, value in state.items():
+                    program.get_buffer(key).copy_(value)
 
     def convert(self) -> list[Subgraph]:
         """The contract with every int8 subgraph converted (quantize/dequantize graph); observers frozen."""
