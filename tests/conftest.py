@@ -108,3 +108,27 @@ def tiny_calibration():
     reference = TorchRunner(model=model, height=height, width=width, subgraphs=subgraphs)
     feeds = collect_feeds(reference, [parity_clip(height=height, width=width, num_frames=6)], config, limit=8)
     return model, subgraphs, config, feeds
+
+
+@pytest.fixture(scope="session")
+def int8_parity():
+    """``check(bundle_dir, model, int8_graphs, feeds, config) -> {subgraph: worst max_rel}``: runs the int8
+    bundle and its fake-quantized PyTorch programs on the calibration feeds (worst relative drift over each
+    subgraph's outputs) and asserts tracking parity at the int8 floors on an 8-frame clip."""
+    def check(bundle_dir, model, int8_graphs, feeds, config) -> dict[str, float]:
+        from reusevos_edge.converters import parity
+        from reusevos_edge.data.clip import parity_clip
+        from reusevos_edge.runtime.bundle import load_bundle_runner
+        from reusevos_edge.runtime.torch_runner import TorchRunner
+
+        height, width = INT8_SIZE
+        runner = load_bundle_runner(bundle_dir)
+        fake_quant = TorchRunner(model=model, height=height, width=width, subgraphs=int8_graphs)
+        worst: dict[str, float] = {}
+        for d in parity.compare_subgraphs(runner, fake_quant, {name: f[0] for name, f in feeds.items()}):
+            worst[d.subgraph] = max(worst.get(d.subgraph, 0.0), d.max_rel)
+        report = parity.measure_parity(runner, fake_quant, parity_clip(height=height, width=width, num_frames=8),
+                                       config, floors=parity.INT8_FLOORS)
+        assert report.passed, report.summary()
+        return worst
+    return check

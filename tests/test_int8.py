@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reusevos_edge.data.clip import parity_clip
 from reusevos_edge.model.registry import build_model
 from reusevos_edge.model.subgraphs import build_subgraphs
 from reusevos_edge.quant.precision import FLOAT_SUBGRAPHS, INT8_SUBGRAPHS, precision_table
@@ -50,11 +49,9 @@ def test_fake_quant_programs_are_quantized_and_close_to_float(quantized):
 
 
 @pytest.mark.backend
-def test_executorch_int8_bundle_matches_its_fake_quant_programs(quantized, tmp_path):
-    from reusevos_edge.converters import parity
+def test_executorch_int8_bundle_matches_its_fake_quant_programs(quantized, tmp_path, int8_parity):
     from reusevos_edge.converters.bundle import export_bundle
     from reusevos_edge.converters.targets import validate_options
-    from reusevos_edge.runtime.bundle import load_bundle_runner
 
     model, float_graphs, int8_graphs, feeds = quantized
     opts = validate_options(target="executorch", model="tiny", height=H, width=W, precision="int8", out_dir=tmp_path)
@@ -65,14 +62,8 @@ def test_executorch_int8_bundle_matches_its_fake_quant_programs(quantized, tmp_p
     assert manifest["subgraph_precision"]["backbone_low"] == "int8"
     assert manifest["subgraph_precision"]["score_gen"] == "fp32"
     assert manifest["quantization"] == {"method": "ptq"}
-    runner = load_bundle_runner(bundle.path)
-    fake_quant = TorchRunner(model=model, height=H, width=W, subgraphs=int8_graphs)
-    drift = parity.compare_subgraphs(runner, fake_quant, {name: f[0] for name, f in feeds.items()})
-    worst = {d.subgraph: d.max_rel for d in drift}
+    worst = int8_parity(bundle.path, model, int8_graphs, feeds, CONFIG)
     assert max(worst.values()) < 0.05, worst  # a few int8 steps at most
-    report = parity.measure_parity(runner, fake_quant, parity_clip(height=H, width=W, num_frames=8), CONFIG,
-                                   floors=parity.INT8_FLOORS)
-    assert report.passed, report.summary()
 
 
 @pytest.mark.parametrize("argv, needle", [

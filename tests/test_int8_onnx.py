@@ -8,9 +8,7 @@ from collections import Counter
 
 import pytest
 
-from reusevos_edge.data.clip import parity_clip
 from reusevos_edge.quant.precision import FLOAT_SUBGRAPHS, INT8_SUBGRAPHS
-from reusevos_edge.runtime.torch_runner import TorchRunner
 from reusevos_edge.tracker.config import TrackerConfig
 
 H, W = 64, 96
@@ -37,26 +35,15 @@ def bundle(tmp_path_factory, tiny_calibration):
 
 
 @pytest.mark.backend
-def test_onnx_int8_bundle_matches_its_fake_quant_programs(bundle):
-    from reusevos_edge.converters import parity
-    from reusevos_edge.runtime.bundle import load_bundle_runner
-
+def test_onnx_int8_bundle_matches_its_fake_quant_programs(bundle, int8_parity):
     model, int8_graphs, feeds, exported = bundle
     assert exported.path.name == "tiny_64x96_int8_onnx" and exported.manifest["precision"] == "int8"
     table = exported.manifest["subgraph_precision"]
     assert {n for n, p in table.items() if p == "int8"} == set(INT8_SUBGRAPHS)
     assert {n for n, p in table.items() if p == "fp32"} == set(FLOAT_SUBGRAPHS)
-    runner = load_bundle_runner(exported.path)
-    fake_quant = TorchRunner(model=model, height=H, width=W, subgraphs=int8_graphs)
-    drift = parity.compare_subgraphs(runner, fake_quant, {name: f[0] for name, f in feeds.items()})
-    worst = {}
-    for d in drift:
-        worst[d.subgraph] = max(worst.get(d.subgraph, 0.0), d.max_rel)
+    worst = int8_parity(exported.path, model, int8_graphs, feeds, CONFIG)
     assert set(worst) == set(INT8_SUBGRAPHS + FLOAT_SUBGRAPHS)
     assert max(worst.values()) < 0.02, worst  # a few uint8 steps at most
-    report = parity.measure_parity(runner, fake_quant, parity_clip(height=H, width=W, num_frames=8), CONFIG,
-                                   floors=parity.INT8_FLOORS)
-    assert report.passed, report.summary()
 
 
 @pytest.mark.backend

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reusevos_edge.data.clip import parity_clip
 from reusevos_edge.quant.precision import INT8_SUBGRAPHS
-from reusevos_edge.runtime.torch_runner import TorchRunner
 from reusevos_edge.tracker.config import TrackerConfig
 
 H, W = 64, 96
@@ -59,16 +57,7 @@ def test_tflite_int8_bundle_runs_int8_kernels(bundle):
 
 
 @pytest.mark.backend
-def test_tflite_int8_bundle_matches_its_fake_quant_programs(bundle):
-    from reusevos_edge.converters import parity
-    from reusevos_edge.runtime.bundle import load_bundle_runner
-
+def test_tflite_int8_bundle_matches_its_fake_quant_programs(bundle, int8_parity):
     model, int8_graphs, feeds, exported = bundle
-    runner = load_bundle_runner(exported.path)
-    fake_quant = TorchRunner(model=model, height=H, width=W, subgraphs=int8_graphs)
-    drift = parity.compare_subgraphs(runner, fake_quant, {name: f[0] for name, f in feeds.items()})
-    worst = {d.subgraph: d.max_rel for d in drift}
+    worst = int8_parity(exported.path, model, int8_graphs, feeds, CONFIG)
     assert max(worst.values()) < 0.05, worst  # a few int8 steps at most
-    report = parity.measure_parity(runner, fake_quant, parity_clip(height=H, width=W, num_frames=8), CONFIG,
-                                   floors=parity.INT8_FLOORS)
-    assert report.passed, report.summary()

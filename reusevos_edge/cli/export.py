@@ -224,9 +224,8 @@ class _Session:
     def qat_programs(self) -> list:
         """The QAT checkpoint's int8 programs: its recipe's quantizer, its stored scales (converted once).
 
-        One recipe serves every target: XNNPACK's int8 layout (asymmetric int8 activations, symmetric
-        per-channel int8 weights) is also LiteRT's int8 specification, and each exporter lowers the same
-        quantize/dequantize graph into its own int8 kernels.
+        The same quantize/dequantize graph serves every target that lowers it (``Target.lowers_qat``):
+        ExecuTorch runs it as is, ONNX moves its activations to uint8 exactly, Core ML converts it.
         """
         from ..quant.programs import QuantizedPrograms
 
