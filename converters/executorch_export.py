@@ -7,6 +7,7 @@ stay on the portable CPU kernels; they are listed per method in the manifest and
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections import Counter
 from pathlib import Path
@@ -33,7 +34,7 @@ def export_executorch(subgraphs, out_dir: Path, *, precision: str = "fp32") -> E
     exir = require("executorch.exir", extra="executorch", purpose="ExecuTorch export")
     xnn = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", extra="executorch",
                   purpose="ExecuTorch XNNPACK delegation")
-    programs = {sg.name: torch.export.export(_eval(sg.module), sg.example_inputs()) for sg in subgraphs}
+    programs = {sg.name: torch.export.export(_lowerable(sg.module), sg.example_inputs()) for sg in subgraphs}
     edge = exir.to_edge_transform_and_lower(programs, partitioner=[xnn.XnnpackPartitioner()])
     result = ExportResult(artifact=PTE_NAME, files=[PTE_NAME])
     for sg in subgraphs:
@@ -47,11 +48,17 @@ def export_executorch(subgraphs, out_dir: Path, *, precision: str = "fp32") -> E
     return result
 
 
-def _eval(module):
-    """``module`` in eval mode; a module made by torch.export (a quantized subgraph) has no train mode."""
+def _lowerable(module):
+    """``module`` in eval mode, or for a converted int8 program (made by torch.export, no train mode) a
+    copy whose identity requantizations after zero pads are gone, so XNNPACK runs each pad inside its
+    conv (:func:`reusevos_edge.quant.xnnpack.fold_pad_requantize`; same numbers)."""
     try:
         return module.eval()
     except NotImplementedError:
+        from reusevos_edge.quant.xnnpack import fold_pad_requantize
+
+        module = copy.deepcopy(module)
+        fold_pad_requantize(module)
         return module
 
 

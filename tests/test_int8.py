@@ -131,3 +131,53 @@ def test_conv_relu6_is_quantized_once_after_the_clamp():
     x = torch.from_numpy(feeds[0]["image"])
     ref, got = net(x), q.module(x)[0]
     assert float((got - ref).abs().mean()) < 0.03 * float(ref.abs().mean())
+
+
+@pytest.mark.backend
+def test_a_padded_stride2_conv_keeps_its_pad_inside_the_int8_conv(tmp_path):
+    """EfficientNet-Lite's 'SAME' stride-2 convs pad explicitly: the conv reads the pad on the pad input's
+    scale, so the requantization between them is an exact identity that the exporter folds away."""
+    pytest.importorskip("executorch.backends.xnnpack.quantizer.xnnpack_quantizer")
+    import copy
+    import dataclasses
+
+    import torch
+
+    from reusevos_edge.model.backbone_lite0 import BlockSpec, MBConv
+    from reusevos_edge.model.subgraph import Subgraph, TensorSpec
+    from reusevos_edge.quant.ptq import quantize_subgraph
+    from reusevos_edge.quant.xnnpack import fold_pad_requantize, xnnpack_quantizer
+
+    torch.manual_seed(0)
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = MBConv(spec=BlockSpec(kernel=5, stride=2, expand=6, in_ch=8, out_ch=16))
+
+        def forward(self, x):
+            return (self.block(x),)
+
+    sg = Subgraph("block", Block().eval(), (TensorSpec("x", (1, 8, 32, 32)),), (TensorSpec("y", (1, 16, 16, 16)),))
+    feeds = [{"x": torch.randn(1, 8, 32, 32, generator=torch.Generator().manual_seed(i)).numpy()} for i in range(4)]
+    q = quantize_subgraph(sg, feeds, xnnpack_quantizer())
+    nodes = [n for n in q.module.graph.nodes if n.op == "call_function"]
+    (pad,) = [n for n in nodes if "pad" in str(n.target)]
+    (requant,) = pad.users
+    assert tuple(requant.args[1:]) == tuple(pad.args[0].args[1:])  # the pad input's scale and zero point
+    folded = copy.deepcopy(q.module)
+    assert fold_pad_requantize(folded) == 1
+    assert [str(u.target) for n in folded.graph.nodes if "pad" in str(n.target) for u in n.users] == [
+        "aten.conv2d.default"]
+    x = torch.from_numpy(feeds[0]["x"])
+    assert torch.equal(folded(x)[0], q.module(x)[0])
+    from executorch.runtime import Runtime
+
+    from converters.executorch_export import PTE_NAME, export_executorch
+
+    result = export_executorch([dataclasses.replace(sg, module=q.module)], tmp_path, precision="int8")
+    assert result.undelegated_ops["block"] == []
+    method = Runtime.get().load_program(tmp_path / PTE_NAME).load_method("block")
+    got, ref = method.execute([x])[0], q.module(x)[0]
+    out_scale = [n for n in nodes if str(n.target) == "quantized_decomposed.quantize_per_tensor.default"][-1].args[1]
+    assert float((got - ref).abs().max()) <= 2 * out_scale  # XNNPACK's rounding: at most a step or two
