@@ -173,7 +173,7 @@ def test_a_padded_stride2_conv_keeps_its_pad_inside_the_int8_conv(tmp_path):
     assert torch.equal(folded(x)[0], q.module(x)[0])
     from executorch.runtime import Runtime
 
-    from converters.executorch_export import PTE_NAME, export_executorch
+    from reusevos_edge.converters.executorch_export import PTE_NAME, export_executorch
 
     result = export_executorch([dataclasses.replace(sg, module=q.module)], tmp_path, precision="int8")
     assert result.undelegated_ops["block"] == []

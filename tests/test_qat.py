@@ -70,6 +70,37 @@ def test_one_qat_step_lowers_the_loss(qat):
     assert float(after) < float(loss)
 
 
+def test_the_qat_gate_follows_its_float_teacher(qat):
+    """The gate's teacher term is zero when student and teacher are the same float heads, positive (and
+    small) for the fake-quantized heads, and training never moves the frozen teacher."""
+    from reusevos_edge.training.trainer import frozen_heads
+    from reusevos_edge.training.unroll import unroll_clip
+
+    model, programs, seq = qat
+    teacher = frozen_heads(model)
+    same = unroll_clip(model, seq, [0, 1, 2, 3], tau=0.5, m=0.0, m2=0.0, teacher=teacher)
+    assert float(same.gate) == 0.0
+    iou_target = unroll_clip(model, seq, [0, 1, 2, 3], tau=0.5, m=0.0, m2=0.0)
+    assert float(iou_target.gate) > 0.0  # without a teacher the IoU-margin loss applies
+    quantized = unroll_clip(model, seq, [0, 1, 2, 3], tau=0.5, m=0.0, m2=0.0, heads=programs.heads(), teacher=teacher)
+    assert 0.0 < float(quantized.gate) < 0.01
+    teacher_params = {id(p) for head in teacher.values() for p in head.parameters()}
+    assert teacher_params and not teacher_params & {id(p) for p in model.parameters()}  # a copy, frozen
+    assert all(p.requires_grad for p in programs.head_parameters())
+
+
+def test_the_lowered_int8_backbone_computes_its_pytorch_reference(qat, tmp_path):
+    """QAT caches features with the backbone lowered to ExecuTorch (XNNPACK int8): the same features as the
+    converted PyTorch programs to within a couple of quantization steps, under a cache tag of their own."""
+    model, programs, _ = qat
+    x = torch.rand(2, 3, H, W, generator=torch.Generator().manual_seed(3))
+    eager, lowered = programs.backbone()(x), programs.backbone(lowered_in=tmp_path)(x)
+    assert [t.shape for t in lowered] == [t.shape for t in eager]
+    for ref, got in zip(eager, lowered):
+        assert float((got - ref).abs().max()) <= 0.05 * float(ref.abs().max())
+    assert programs.backbone_tag(lowered=True) != programs.backbone_tag()
+
+
 def test_qat_checkpoint_round_trip_keeps_weights_and_scales(qat, tmp_path):
     from reusevos_edge.model.checkpoint import read_checkpoint_info, read_quantization
     from reusevos_edge.model.subgraphs import build_subgraphs

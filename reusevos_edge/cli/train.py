@@ -2,8 +2,10 @@
 
 ``--qat --init FLOAT_CHECKPOINT`` fine-tunes the heads with int8 fake quantization (the ExecuTorch /
 XNNPACK recipe): the backbone is calibrated on the first frames of the training sequences and frozen,
-its int8 features are cached, the heads train through fake-quantize programs whose observers freeze
-after ``--observer-epochs``; every checkpoint carries the quantization state, so
+its int8 features are computed by its ExecuTorch/XNNPACK program and cached, the heads train through
+fake-quantize programs whose observers freeze after ``--observer-epochs``, and the gate follows the
+float model's P_gate (``--gate-teacher``, on by default) so the int8 reuse decisions stay the float
+model's; every checkpoint carries the quantization state, so
 ``reusevos-export --precision int8 --checkpoint OUT/last.safetensors`` needs no calibration data.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -68,9 +71,10 @@ def run(args: argparse.Namespace) -> None:
     seqs = dataset.sequences(split=args.split, names=names)
     tracker = tracker_defaults(model, checkpoint=args.init, use_bundled=False)  # an --init's options carry over
     programs = _qat_programs(model, seqs, height=height, width=width, tracker=tracker) if args.qat else None
-    data = cache_dataset(model, seqs, height=height, width=width, progress=not args.no_progress, cache_dir=args.cache_dir,
-                         backbone=programs.backbone() if programs else None,
-                         backbone_tag=programs.backbone_tag() if programs else "")
+    with tempfile.TemporaryDirectory(prefix="reusevos-int8-backbone-") as lowered:  # QAT: XNNPACK computes the features
+        data = cache_dataset(model, seqs, height=height, width=width, progress=not args.no_progress,
+                             cache_dir=args.cache_dir, backbone=programs.backbone(lowered_in=lowered) if programs else None,
+                             backbone_tag=programs.backbone_tag(lowered=True) if programs else "")
     trainer = Trainer(model=model, data=data, config=cfg, out=args.out, progress=not args.no_progress, tracker=tracker,
                       programs=programs)
     if args.resume:

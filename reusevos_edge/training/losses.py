@@ -1,4 +1,5 @@
-"""The three loss terms of G-FRTM training and the gate-margin schedule (paper Eq. 3-6)."""
+"""The three loss terms of G-FRTM training and the gate-margin schedule (paper Eq. 3-6), and the gate's
+teacher loss of quantization-aware training."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ def gate_probability_loss(p_gate: torch.Tensor, iou: torch.Tensor, *, m: float, 
     """max(m2, |P_gate - max(m, IoU)|)^2 with the margin m really applied (the public code forgets it)."""
     target = torch.clamp(iou, min=m)
     return torch.clamp((p_gate - target).abs(), min=m2) ** 2
+
+
+def gate_teacher_loss(p_gate: torch.Tensor, p_teacher: torch.Tensor) -> torch.Tensor:
+    """(P_gate - P_teacher)^2: the gate follows a frozen teacher's probability (QAT: the float model's)."""
+    return (p_gate - p_teacher.detach()) ** 2
 
 
 def delta_loss(delta: torch.Tensor, label16: torch.Tensor, prev_score: torch.Tensor) -> torch.Tensor:

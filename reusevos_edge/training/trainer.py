@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -14,6 +16,7 @@ from tqdm import tqdm
 from ..fileio import atomic_write, write_json
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.reusevos import BACKBONE_PREFIXES, ReuseVOS
+from ..model.subgraphs import head_programs
 from ..quant.programs import QAT_HEADS, STATE_MARK, QuantizedPrograms
 from ..tracker.config import TrackerConfig, tracker_defaults
 from .feature_cache import CachedSequence
@@ -35,6 +38,9 @@ class TrainConfig:
     last few frames: consecutive epochs' checkpoints then differ by up to 16 J&F on DAVIS val.
     observer_epochs: quantization-aware training only: the fake-quantize observers follow the ranges for
     this many epochs, then scales and zero points freeze (the heads keep training against them).
+    gate_teacher: quantization-aware training only: the gate's loss is the distance to the P_gate of the
+    float model QAT starts from (frozen), not the IoU-margin loss, so the int8 gate keeps the float
+    model's reuse decisions (the int8 export is judged by agreeing with them).
     """
 
     epochs: int = 260
@@ -57,6 +63,7 @@ class TrainConfig:
     seed_perturb: float = 0.5
     freeze_bn: bool = True
     observer_epochs: int = 1
+    gate_teacher: bool = True
     seed: int = 0
 
 
@@ -64,6 +71,14 @@ def head_parameters(model: ReuseVOS) -> list[torch.nn.Parameter]:
     """Trainable parameters: everything but the frozen backbone."""
     frozen = {id(p) for p in model.backbone_parameters()}
     return [p for p in model.parameters() if id(p) not in frozen]
+
+
+def frozen_heads(model: ReuseVOS) -> dict[str, Callable]:
+    """A frozen float copy of ``model``'s heads as programs (the QAT gate's teacher), taken before training."""
+    teacher = copy.deepcopy(model).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return head_programs(teacher)
 
 
 def _world() -> tuple[int, int]:
@@ -134,6 +149,7 @@ class Trainer:
         self.rank, self.world = _world()
         self.programs = programs
         self.params = programs.head_parameters() if programs is not None else head_parameters(model)
+        self.teacher = frozen_heads(model) if programs is not None and config.gate_teacher else None
         for p in model.backbone_parameters():
             p.requires_grad_(False)
         self.opt = torch.optim.Adam(self.params, lr=config.lr, weight_decay=config.weight_decay, amsgrad=True)
@@ -199,7 +215,8 @@ class Trainer:
             flip = cfg.flip and bool(torch.rand(1, generator=self.gen) < 0.5)
             losses = unroll_clip(self.model, seq, clip, tau=cfg.tau, m=m, m2=cfg.m2, flip=flip,
                                  score_jitter=cfg.score_jitter, seed_perturb=cfg.seed_perturb, gen=self.gen,
-                                 heads=self.programs.heads() if self.programs is not None else None)
+                                 heads=self.programs.heads() if self.programs is not None else None,
+                                 teacher=self.teacher)
             (losses.total / cfg.batch).backward()
             for t in TERMS:
                 sums[t] += float(getattr(losses, t).detach())

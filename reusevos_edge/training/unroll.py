@@ -13,7 +13,7 @@ from ..model.score_generator import shift
 from ..model.subgraphs import head_programs
 from ..metrics.jf import jaccard
 from .feature_cache import CachedSequence, first_frame_fit, frame_tensors
-from .losses import delta_loss, gate_probability_loss, mask_loss
+from .losses import delta_loss, gate_probability_loss, gate_teacher_loss, mask_loss
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ def perturb_label16(label16: torch.Tensor, gen: torch.Generator) -> torch.Tensor
 
 def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int], *, tau: float, m: float, m2: float,
                 flip: bool = False, score_jitter: float = 0.0, seed_perturb: float = 0.0,
-                gen: torch.Generator | None = None, heads: Mapping[str, Callable] | None = None) -> ClipLosses:
+                gen: torch.Generator | None = None, heads: Mapping[str, Callable] | None = None,
+                teacher: Mapping[str, Callable] | None = None) -> ClipLosses:
     """Run the clip: the init frame fits the score generator (without grad) and builds the template; the
     seed frame's label gives S and R; tracked frames are gated with ``P_gate >= tau`` as in the paper's
     training. Loss = BCE + MSE(delta) + gate-probability.
@@ -98,12 +99,18 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int]
     an S that is too big, too small or off.
     heads: subgraph name -> program for the five trained heads (default: the float model's,
     :func:`~reusevos_edge.model.subgraphs.head_programs`; QAT passes its fake-quantized programs).
+    teacher: frozen float heads (``template_build``, ``match_gate``) whose P_gate on the same inputs is the
+    gate's target, (P_gate - P_teacher)^2, instead of the IoU-margin loss: QAT keeps the float model's
+    reuse decisions rather than re-learning them (:func:`~.losses.gate_teacher_loss`).
     """
     clip = clip if isinstance(clip, ClipPlan) else ClipPlan.contiguous(list(clip))
     heads = heads if heads is not None else head_programs(model)
     first = frame_tensors(seq, clip.init, flip)
     proj_w, filter_w = first_frame_fit(model, seq, clip.init, flip)
     (template,) = heads["template_build"](first["f8"], first["mask8"])
+    if teacher is not None:
+        with torch.no_grad():
+            (teacher_template,) = teacher["template_build"](first["f8"], first["mask8"])
     seed = first if clip.seed == clip.init else frame_tensors(seq, clip.seed, flip)
     state16 = seed["mask16"]
     if seed_perturb > 0 and float(torch.rand(1, generator=gen)) < seed_perturb:
@@ -116,7 +123,12 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int]
         p_gate, delta = heads["match_gate"](fr["f8"], prev_score, template)
         dl.append(delta_loss(delta, fr["mask16"], prev_score.detach()))
         iou = torch.tensor(jaccard(fr["mask"].numpy() > 0.5, last_mask.detach().numpy() > 0.5), dtype=torch.float32)
-        gl.append(gate_probability_loss(p_gate, iou, m=m, m2=m2).mean())
+        if teacher is None:
+            gl.append(gate_probability_loss(p_gate, iou, m=m, m2=m2).mean())
+        else:
+            with torch.no_grad():
+                p_teacher, _ = teacher["match_gate"](fr["f8"], prev_score, teacher_template)
+            gl.append(gate_teacher_loss(p_gate, p_teacher).mean())
         if p_gate.item() >= tau:
             score, (refined,) = prev_score + delta, heads["refine_translate"](prev_refined, delta)
             reused += 1
