@@ -101,10 +101,11 @@ class QuantizedPrograms:
         (the heads' keep following their ranges until :meth:`freeze_observers`).
 
         lowered_in: a folder: the converted programs are lowered there with the ExecuTorch exporter
-        (XNNPACK int8 kernels, the ``executorch`` recipe only) and run by ExecuTorch's runtime, about
-        40x faster than PyTorch running their quantize/dequantize graph (what caching every DAVIS train
-        frame takes); the features are then the ones the exported bundle computes, not their PyTorch
-        reference (within the bundle parity floors). Default: PyTorch runs the converted programs.
+        (XNNPACK int8 kernels, the ``executorch`` recipe only) and run by ExecuTorch's runtime: caching
+        the 30 DAVIS train sequences for lite0 QAT then takes minutes, not the ~50 min of PyTorch
+        running their quantize/dequantize graph; the features are the ones the exported bundle
+        computes, not their PyTorch reference (within the bundle parity floors). Default: PyTorch
+        runs the converted programs.
         """
         self.freeze_observers(names=BACKBONE)
         low, high = (_pt2e().convert_pt2e(copy.deepcopy(self.prepared[n])) for n in BACKBONE)

@@ -80,7 +80,7 @@ def share_pad_quantization(model) -> int:
     conv. XNNPACK runs such a pad inside the conv (no copy) only when no requantization sits between
     them; with its own observer the conv's input gets a scale of its own and ExecuTorch lowers a
     separate quantized pad, which made int8 stride-2 blocks slower than fp32 (lite0 384x672, one
-    thread: block 2 7.4 ms int8 vs 6.9 fp32; shared: 3.3 ms). With the scale shared, the
+    thread: the second MBConv block 7.4 ms int8 vs 6.9 fp32; shared: 3.3 ms). With the scale shared, the
     requantization is an identity that :func:`fold_pad_requantize` removes before lowering.
     Returns how many convs were rewritten.
     """
