@@ -170,15 +170,16 @@ class _Session:
     """The model, its subgraphs, the eager reference and the parity clip, shared by all targets."""
 
     def __init__(self, options, args, log: Path | None) -> None:
-        from ..model.checkpoint import read_checkpoint_info, read_quantization
+        from ..model.checkpoint import load_checkpoint, read_checkpoint_info
         from ..model.registry import build_model
         from ..model.subgraphs import build_subgraphs
         from ..runtime.torch_runner import TorchRunner
         from ..tracker.config import tracker_defaults
 
-        self.model = build_model(options.model, checkpoint=options.checkpoint, quantized=True)
+        self.model = build_model(options.model, use_default_checkpoint=options.checkpoint is None)
+        quant = load_checkpoint(self.model, options.checkpoint, quantized=True) if options.checkpoint else {}
         qat = options.checkpoint is not None and options.precision.value == "int8" and args.calibrate is None
-        self.qat_state = read_quantization(options.checkpoint) if qat else {}
+        self.qat_state = quant if qat else {}
         self.qat_info = read_checkpoint_info(options.checkpoint).get("quantization", {}) if qat else {}
         self.subgraphs = build_subgraphs(self.model, height=options.height, width=options.width)
         self.config = tracker_config(args, tracker_defaults(self.model, checkpoint=options.checkpoint))

@@ -101,7 +101,8 @@ class QuantizedPrograms:
         (the heads' keep following their ranges until :meth:`freeze_observers`).
 
         lowered_in: a folder: the converted programs are lowered there with the ExecuTorch exporter
-        (XNNPACK int8 kernels, the ``executorch`` recipe only) and run by ExecuTorch's runtime: caching
+        and run by ExecuTorch's runtime (XNNPACK's int8 kernels take the ops of its own recipe, the one
+        QAT uses; the portable kernels run anything else, with the same numbers): caching
         the 30 DAVIS train sequences for lite0 QAT then takes minutes, not the ~50 min of PyTorch
         running their quantize/dequantize graph; the features are the ones the exported bundle
         computes, not their PyTorch reference (within the bundle parity floors). Default: PyTorch
@@ -186,8 +187,6 @@ class QuantizedPrograms:
 
 def _lowered(programs: QuantizedPrograms, low, high, folder: Path) -> tuple[Callable, Callable]:
     """``low`` and ``high`` (converted backbone programs) as ExecuTorch methods of ``folder/model.pte``."""
-    if programs.target != "executorch":
-        raise InputError(f"the lowered int8 backbone runs the executorch recipe, not {programs.target!r}")
     runtime = require("executorch.runtime", extra="executorch", purpose="running the int8 backbone")
     from ..converters.executorch_export import PTE_NAME, export_executorch
 
