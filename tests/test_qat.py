@@ -86,6 +86,7 @@ def test_the_qat_gate_follows_its_float_teacher(qat):
     assert 0.0 < float(quantized.gate) < 0.01
     teacher_params = {id(p) for head in teacher.values() for p in head.parameters()}
     assert teacher_params and not teacher_params & {id(p) for p in model.parameters()}  # a copy, frozen
+    assert not any(p.requires_grad for head in teacher.values() for p in head.parameters())
     assert all(p.requires_grad for p in programs.head_parameters())
 
 

@@ -122,9 +122,9 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int]
         fr = frame_tensors(seq, i, flip)
         p_gate, delta = heads["match_gate"](fr["f8"], prev_score, template)
         dl.append(delta_loss(delta, fr["mask16"], prev_score.detach()))
-        iou = torch.tensor(jaccard(fr["mask"].numpy() > 0.5, last_mask.detach().numpy() > 0.5), dtype=torch.float32)
         if teacher is None:
-            gl.append(gate_probability_loss(p_gate, iou, m=m, m2=m2).mean())
+            iou = jaccard(fr["mask"].numpy() > 0.5, last_mask.detach().numpy() > 0.5)
+            gl.append(gate_probability_loss(p_gate, torch.tensor(iou, dtype=torch.float32), m=m, m2=m2).mean())
         else:
             with torch.no_grad():
                 p_teacher, _ = teacher["match_gate"](fr["f8"], prev_score, teacher_template)
