@@ -25,6 +25,7 @@ from reusevos_edge.cli.common import add_runner_args, add_selection_args, make_s
 from reusevos_edge.errors import InputError
 from reusevos_edge.fileio import atomic_write, prepare_output_dir, write_json, write_text
 from reusevos_edge.metrics.evaluate import evaluate_one
+from reusevos_edge.metrics.plot import BLACK, BLUE, FONT, Axes, encode_png, nice_step
 from reusevos_edge.metrics.report import overall_json, sequence_json, summarize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -98,66 +99,27 @@ def markdown(rows: list[dict], config: dict) -> str:
 # ------------------------------------------------------------------ plot (OpenCV)
 
 
-def _nice_step(span: float, target: int = 6) -> float:
-    raw = max(span, 1e-9) / target
-    mag = 10 ** math.floor(math.log10(raw))
-    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-
-
 def plot(rows: list[dict], *, title: str, width: int = 900, height: int = 600) -> np.ndarray:
     """J&F (y, 0-100) vs reuse rate (x, 0-1), points joined in tau order, each labelled with its tau."""
-    img = np.full((height, width, 3), 255, np.uint8)
-    left, right, top, bottom = 80, 40, 50, 70
-    x0, x1, y0, y1 = left, width - right, height - bottom, top  # pixel box (y grows downwards)
     pts = [(r["tau"], r["overall"]["reuse_rate"], r["overall"]["jf"]) for r in rows]
     pts = [(t, x, y) for t, x, y in pts if x is not None and y is not None]
     ys = [y for _, _, y in pts] or [0.0, 100.0]
-    step = _nice_step(max(max(ys) - min(ys), 1.0))
+    step = nice_step(max(max(ys) - min(ys), 1.0))
     lo = max(math.floor((min(ys) - step / 2) / step) * step, 0.0)
     hi = min(math.ceil((max(ys) + step / 2) / step) * step, 100.0)
     if hi <= lo:
         lo, hi = max(lo - step, 0.0), min(hi + step, 100.0)
-    px = lambda x: int(round(x0 + (x1 - x0) * x))  # noqa: E731  reuse rate in [0, 1]
-    py = lambda y: int(round(y0 - (y0 - y1) * (y - lo) / (hi - lo)))  # noqa: E731
-    font, black, grey = cv2.FONT_HERSHEY_SIMPLEX, (0, 0, 0), (225, 225, 225)
-    for i in range(11):  # x grid + ticks every 0.1
-        x = px(i / 10)
-        cv2.line(img, (x, y0), (x, y1), grey, 1)
-        cv2.line(img, (x, y0), (x, y0 + 6), black, 1)
-        label = f"{i / 10:.1f}"
-        (tw, th), _ = cv2.getTextSize(label, font, 0.45, 1)
-        cv2.putText(img, label, (x - tw // 2, y0 + 10 + th), font, 0.45, black, 1, cv2.LINE_AA)
-    n = int(round((hi - lo) / step))
-    for i in range(n + 1):  # y grid + ticks
-        v = lo + i * step
-        y = py(v)
-        cv2.line(img, (x0, y), (x1, y), grey, 1)
-        cv2.line(img, (x0 - 6, y), (x0, y), black, 1)
-        label = f"{v:g}"
-        (tw, th), _ = cv2.getTextSize(label, font, 0.45, 1)
-        cv2.putText(img, label, (x0 - 10 - tw, y + th // 2), font, 0.45, black, 1, cv2.LINE_AA)
-    cv2.rectangle(img, (x0, y1), (x1, y0), black, 1)
-    xlabel, ylabel = "reuse rate", "J&F (%)"
-    (tw, _), _ = cv2.getTextSize(xlabel, font, 0.6, 1)
-    cv2.putText(img, xlabel, ((x0 + x1 - tw) // 2, height - 18), font, 0.6, black, 1, cv2.LINE_AA)
-    (tw, th), _ = cv2.getTextSize(ylabel, font, 0.6, 1)
-    text = np.full((th + 10, tw + 10, 3), 255, np.uint8)
-    cv2.putText(text, ylabel, (5, th + 3), font, 0.6, black, 1, cv2.LINE_AA)
-    text = cv2.rotate(text, cv2.ROTATE_90_COUNTERCLOCKWISE)
-    ty = (y0 + y1 - text.shape[0]) // 2
-    img[ty : ty + text.shape[0], 8 : 8 + text.shape[1]] = np.minimum(img[ty : ty + text.shape[0], 8 : 8 + text.shape[1]], text)
-    (tw, _), _ = cv2.getTextSize(title, font, 0.6, 1)
-    cv2.putText(img, title, ((width - tw) // 2, 30), font, 0.6, black, 1, cv2.LINE_AA)
-    blue = (200, 90, 20)
+    axes = Axes(width=width, height=height, x_range=(0.0, 1.0), y_range=(lo, hi), x_step=0.1, y_step=step)
+    img = axes.draw(title=title, xlabel="reuse rate", ylabel="J&F (%)")
     ordered = sorted(pts, key=lambda p: -p[0])
     for (_, xa, ya), (_, xb, yb) in zip(ordered, ordered[1:]):
-        cv2.line(img, (px(xa), py(ya)), (px(xb), py(yb)), blue, 2, cv2.LINE_AA)
+        cv2.line(img, (axes.px(xa), axes.py(ya)), (axes.px(xb), axes.py(yb)), BLUE, 2, cv2.LINE_AA)
     for tau, x, y in ordered:
-        cv2.circle(img, (px(x), py(y)), 5, blue, -1, cv2.LINE_AA)
+        cv2.circle(img, (axes.px(x), axes.py(y)), 5, BLUE, -1, cv2.LINE_AA)
         label = f"tau={tau:g}"
-        (tw, th), _ = cv2.getTextSize(label, font, 0.45, 1)
-        lx = px(x) + 8 if px(x) + 8 + tw < x1 else px(x) - 8 - tw
-        cv2.putText(img, label, (lx, py(y) - 8), font, 0.45, black, 1, cv2.LINE_AA)
+        (tw, th), _ = cv2.getTextSize(label, FONT, 0.45, 1)
+        lx = axes.px(x) + 8 if axes.px(x) + 8 + tw < width - axes.right else axes.px(x) - 8 - tw
+        cv2.putText(img, label, (lx, axes.py(y) - 8), FONT, 0.45, BLACK, 1, cv2.LINE_AA)
     return img
 
 
@@ -175,10 +137,8 @@ def run(args: argparse.Namespace) -> dict:
     write_json(out / "tau_sweep.json", payload)
     write_text(out / "tau_sweep.md", markdown(rows, config))
     title = f"J&F vs reuse rate ({config['model']}, {config['size']}, DAVIS {config['res']})"
-    ok, png = cv2.imencode(".png", plot(rows, title=title))
-    if not ok:
-        raise RuntimeError("cv2.imencode failed to encode the plot")
-    atomic_write(out / "tau_sweep.png", lambda temp: Path(temp).write_bytes(png.tobytes()))
+    png = encode_png(plot(rows, title=title))
+    atomic_write(out / "tau_sweep.png", lambda temp: Path(temp).write_bytes(png))
     print(f"wrote {out / 'tau_sweep.json'}, {out / 'tau_sweep.md'}, {out / 'tau_sweep.png'}")
     return payload
 

@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--davis", required=True, help="DAVIS-layout root")
     p.add_argument("--res", default="288p")
-    p.add_argument("--split", default="train")
+    p.add_argument("--split", default="train-fit",
+                   help="ImageSets split (default train-fit: the train list without its held-out fifth, "
+                        "train-holdout, on which options are chosen; see reusevos_edge.data.splits)")
     p.add_argument("--sequences", default=None, help="comma-separated names instead of --split")
     p.add_argument("--size", default=DEFAULT_TRAIN_SIZE, help="model frame size HxW (multiples of 32)")
     p.add_argument("--out", required=True)

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import InputError
 from .masks_io import VOID_ID, read_mask
+from .splits import BASE_SPLIT, DERIVED_SPLITS, derived_split
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -157,7 +158,10 @@ class DavisDataset:
         return _list_dirs(self.frames_dir)
 
     def split_names(self, split: str) -> list[str]:
-        """Sequence names listed in ``ImageSets/<res>/<split>.txt``."""
+        """Sequence names listed in ``ImageSets/<res>/<split>.txt``; ``train-fit`` / ``train-holdout`` are the
+        two parts of the ``train`` list (:mod:`.splits`)."""
+        if split in DERIVED_SPLITS:
+            return derived_split(split, self.split_names(BASE_SPLIT))
         path = self.root / "ImageSets" / self.res / f"{split}.txt"
         if not path.is_file():
             found = sorted(p.stem for p in path.parent.glob("*.txt")) if path.parent.is_dir() else []

@@ -1,0 +1,188 @@
+"""Is P_gate calibrated against the IoU of consecutive masks? A reliability plot, ECE and rank correlation.
+
+    python benchmarks/gate_calibration.py --davis ROOT [--res 288p] [--split train-holdout | --sequences a,b]
+                                          [--model lite0] [--checkpoint PATH] [--size HxW] [--bundle DIR]
+                                          [--near 0.05] [--out-dir DIR]
+
+Every sequence is tracked at tau 1 (every frame computed, so the gate's inputs are the previous frame's
+score map and the template, and no decision feeds back into the next one); each object-frame after the
+object's first gives a pair (P_gate, IoU of the object's ground-truth masks on this frame and the
+previous one), the quantity the gate-probability loss trains P_gate towards. Reported per sequence and
+overall: mean P_gate, mean IoU, expected calibration error over 10 bins, Spearman rank correlation
+(does P_gate tell still frames from moving ones?), and the share of P_gate within ``--near`` of the
+tracker's tau (decisions a small perturbation, e.g. int8 rounding, flips).
+
+Choose on ``--split train-holdout`` (the default: held-out DAVIS train sequences); run ``--split val``
+only to report. ``--fit-out CKPT`` (``--split train-fit`` or ``train`` only, PyTorch eager only) also fits
+the monotone map P -> sigmoid(a logit(P) + b) that best matches the pairs and writes the model with it
+folded into the gate's last conv (``ReuseGate.fold_logit_affine``) as checkpoint ``CKPT``. Writes ``gate_calibration_<split>.json``, ``.md`` and ``.png`` (atomically) to
+``--out-dir`` (default ``benchmarks/results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from reusevos_edge.cli.common import add_runner_args, add_selection_args, make_setup, run_cli, selected_sequences, selection_json
+from reusevos_edge.errors import InputError
+from reusevos_edge.fileio import atomic_write, prepare_output_dir, write_json, write_text
+from reusevos_edge.metrics.calibration import expected_calibration_error, fit_logit_affine, reliability_bins, spearman
+from reusevos_edge.metrics.plot import BLACK, BLUE, FONT, ORANGE, Axes, encode_png
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gate_calibration", description=__doc__.split("\n\n")[0])
+    add_selection_args(p)
+    p.set_defaults(split="train-holdout", res="288p")
+    p.add_argument("--near", type=float, default=0.05, help="report the share of P_gate within this of tau")
+    p.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    p.add_argument("--fit-out", type=Path, default=None,
+                   help="fit the gate's calibration on these (training) pairs and write the calibrated checkpoint here")
+    add_runner_args(p)
+    return p
+
+
+def gate_pairs(tracker, seq) -> tuple[np.ndarray, np.ndarray]:
+    """(P_gate, IoU of the ground truth with the previous frame's) for every gated object-frame of ``seq``."""
+    from reusevos_edge.data.clip import sequence_clip
+    from reusevos_edge.data.masks_io import split_void
+    from reusevos_edge.metrics.jf import jaccard
+    from reusevos_edge.tracker.run import track_clip
+
+    gt, void = split_void(seq.load_masks())
+    run = track_clip(tracker, sequence_clip(seq), keep_labels=False)
+    p, iou = [], []
+    for t, record in enumerate(run.records):
+        for obj_id, obj in record.objects.items():
+            if obj.p_gate is None:
+                continue
+            p.append(obj.p_gate)
+            iou.append(jaccard(gt[t] == obj_id, gt[t - 1] == obj_id, void=void[t] | void[t - 1]))
+    return np.asarray(p), np.asarray(iou)
+
+
+def _num(value: float) -> float | None:
+    """JSON has no NaN: an undefined statistic (an empty bin, a constant input) is null."""
+    return None if value != value else value
+
+
+def summary(p: np.ndarray, iou: np.ndarray, *, tau: float, near: float) -> dict:
+    bins = reliability_bins(p, iou)
+    return {"pairs": int(p.size), "mean_p_gate": float(p.mean()) if p.size else None,
+            "mean_iou": float(iou.mean()) if iou.size else None, "ece": _num(expected_calibration_error(bins)),
+            "spearman": _num(spearman(p, iou)), "near_tau_share": float(np.mean(np.abs(p - tau) < near)) if p.size else None,
+            "bins": [{k: _num(v) for k, v in vars(b).items()} for b in bins]}
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(result: dict) -> str:
+    c, o = result["config"], result["overall"]
+    lines = [f"# Gate calibration: P_gate vs IoU of consecutive ground-truth masks ({c['model']}, {c['size']})", "",
+             f"DAVIS `{c['res']}` {c['split'] or c['sequences']}, tracked at tau 1; checkpoint `{c['checkpoint']}`, "
+             f"bundle `{c['bundle']}`. Near tau: |P_gate - {c['tau']}| < {c['near']}.", "",
+             "| sequence | pairs | mean P_gate | mean IoU | ECE | Spearman | near tau |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, s in [*result["sequences"].items(), ("**all**", o)]:
+        lines.append(f"| {name} | {s['pairs']} | {_fmt(s['mean_p_gate'])} | {_fmt(s['mean_iou'])} | {_fmt(s['ece'])} | "
+                     f"{_fmt(s['spearman'])} | {_fmt(s['near_tau_share'])} |")
+    lines += ["", "| P_gate bin | pairs | mean P_gate | mean IoU |", "|---|---:|---:|---:|"]
+    lines += [f"| {b['lo']:.1f}-{b['hi']:.1f} | {b['count']} | {_fmt(b['mean_p'])} | {_fmt(b['mean_target'])} |"
+              for b in o["bins"]]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, *, width: int = 700, height: int = 640) -> np.ndarray:
+    """Reliability diagram: mean IoU (y) vs mean P_gate (x) per bin, dot area by count, and the diagonal."""
+    o = result["overall"]
+    axes = Axes(width=width, height=height, x_range=(0.0, 1.0), y_range=(0.0, 1.0), x_step=0.1, y_step=0.1)
+    title = f"P_gate reliability ({result['config']['split'] or 'sequences'}): ECE {_fmt(o['ece'])}, Spearman {_fmt(o['spearman'], 2)}"
+    img = axes.draw(title=title, xlabel="P_gate (bin mean)", ylabel="IoU of consecutive masks (bin mean)", y_format="{:.1f}")
+    cv2.line(img, (axes.px(0), axes.py(0)), (axes.px(1), axes.py(1)), ORANGE, 1, cv2.LINE_AA)
+    total = max(o["pairs"], 1)
+    for b in o["bins"]:
+        if b["count"]:
+            centre = (axes.px(b["mean_p"]), axes.py(b["mean_target"]))
+            cv2.circle(img, centre, int(4 + 20 * np.sqrt(b["count"] / total)), BLUE, -1, cv2.LINE_AA)
+            cv2.putText(img, str(b["count"]), (centre[0] + 8, centre[1] - 8), FONT, 0.4, BLACK, 1, cv2.LINE_AA)
+    return img
+
+
+FIT_SPLITS = ("train", "train-fit")
+
+
+def check_fit_args(args: argparse.Namespace) -> None:
+    if args.fit_out is None:
+        return
+    if args.sequences is not None or args.split not in FIT_SPLITS:
+        raise InputError(f"--fit-out: the calibration is fitted on training sequences only: pass --split "
+                         f"{' or '.join(FIT_SPLITS)} (got {args.sequences or args.split!r})")
+    if args.bundle is not None:
+        raise InputError("--fit-out: fits the PyTorch model's gate; drop --bundle")
+    if args.fit_out.suffix != ".safetensors":
+        raise InputError(f"--fit-out {str(args.fit_out)!r}: expected a .safetensors path")
+
+
+def write_calibrated(setup, path: Path, p: np.ndarray, iou: np.ndarray, *, split: str) -> dict:
+    """Fold the fitted map into the gate of ``setup``'s model and save it beside its training record."""
+    from reusevos_edge.model.checkpoint import read_checkpoint_info, save_checkpoint
+
+    a, b = fit_logit_affine(p, iou)
+    model = setup.runner.model
+    model.gate.fold_logit_affine(a, b)
+    info = read_checkpoint_info(setup.checkpoint) if setup.checkpoint else {}
+    record = {"a": a, "b": b, "split": split, "pairs": int(p.size), "from": str(setup.checkpoint)}
+    extra = {k: v for k, v in info.items() if k not in ("variant", "config")}
+    save_checkpoint(model, path, extra={**extra, "gate_calibration": record})
+    print(f"gate calibration a={a:.4f} b={b:.4f} on {p.size} pairs -> {path}")
+    return record
+
+
+def run(args: argparse.Namespace) -> dict:
+    from reusevos_edge.tracker.tracker import Tracker
+
+    check_fit_args(args)
+    prepare_output_dir(args.out_dir, flag="--out-dir", allow_existing=True)
+    sequences = selected_sequences(args)
+    setup = make_setup(args)
+    tau = setup.config.tau
+    per_seq, all_p, all_iou = {}, [], []
+    for seq in sequences:
+        p, iou = gate_pairs(Tracker(runner=setup.runner, config=setup.config.replace(tau=1.0)), seq)
+        per_seq[seq.name] = {k: v for k, v in summary(p, iou, tau=tau, near=args.near).items() if k != "bins"}
+        all_p.append(p)
+        all_iou.append(iou)
+        s = per_seq[seq.name]
+        print(f"{seq.name}: P_gate {_fmt(s['mean_p_gate'])} IoU {_fmt(s['mean_iou'])} Spearman {_fmt(s['spearman'])}", flush=True)
+    result = {"config": {**selection_json(args), **setup.to_json(), "tau": tau, "near": args.near},
+              "overall": summary(np.concatenate(all_p), np.concatenate(all_iou), tau=tau, near=args.near),
+              "sequences": per_seq}
+    if args.fit_out is not None:
+        result["fit"] = write_calibrated(setup, args.fit_out, np.concatenate(all_p), np.concatenate(all_iou),
+                                         split=args.split)
+    args.out_dir.mkdir(exist_ok=True)
+    stem = args.out_dir / f"gate_calibration_{args.split if args.sequences is None else 'sequences'}"
+    write_json(stem.with_suffix(".json"), result)
+    write_text(stem.with_suffix(".md"), markdown(result))
+    png = encode_png(plot(result))
+    atomic_write(stem.with_suffix(".png"), lambda temp: Path(temp).write_bytes(png))
+    print(markdown(result))
+    print(f"wrote {stem}.json, .md, .png")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(run, build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
