@@ -14,9 +14,11 @@ tracker's tau (decisions a small perturbation, e.g. int8 rounding, flips).
 
 Choose on ``--split train-holdout`` (the default: held-out DAVIS train sequences); run ``--split val``
 only to report. ``--fit-out CKPT`` (``--split train-fit`` or ``train`` only, PyTorch eager only) also fits
-the monotone map P -> sigmoid(a logit(P) + b) that best matches the pairs and writes the model with it
-folded into the gate's last conv (``ReuseGate.fold_logit_affine``) as checkpoint ``CKPT``. Writes ``gate_calibration_<split>.json``, ``.md`` and ``.png`` (atomically) to
-``--out-dir`` (default ``benchmarks/results``).
+the monotone map P -> sigmoid(a logit(P) + b) of the program's P that best matches the pairs and
+writes checkpoint ``CKPT``: the same weights, the tracker section's ``gate_calibration`` set to
+[a, b] and tau moved onto the new scale (the same decisions: choose tau again on held-out data).
+Writes ``gate_calibration_<split>.json``, ``.md`` and ``.png`` (atomically) to ``--out-dir`` (default
+``benchmarks/results``).
 """
 
 from __future__ import annotations
@@ -51,14 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def gate_pairs(tracker, seq) -> tuple[np.ndarray, np.ndarray]:
-    """(P_gate, IoU of the ground truth with the previous frame's) for every gated object-frame of ``seq``."""
+    """(the program's P_gate, IoU of the ground truth with the previous frame's) for every gated
+    object-frame of ``seq``, tracked with ``tracker``'s options at tau 1 and without a calibration map."""
     from reusevos_edge.data.clip import sequence_clip
     from reusevos_edge.data.masks_io import split_void
     from reusevos_edge.metrics.jf import jaccard
     from reusevos_edge.tracker.run import track_clip
+    from reusevos_edge.tracker.tracker import Tracker
 
+    raw = Tracker(runner=tracker.runner, config=tracker.config.replace(tau=1.0, gate_calibration=None))
     gt, void = split_void(seq.load_masks())
-    run = track_clip(tracker, sequence_clip(seq), keep_labels=False)
+    run = track_clip(raw, sequence_clip(seq), keep_labels=False)
     p, iou = [], []
     for t, record in enumerate(run.records):
         for obj_id, obj in record.objects.items():
@@ -133,32 +138,37 @@ def check_fit_args(args: argparse.Namespace) -> None:
 
 
 def write_calibrated(setup, path: Path, p: np.ndarray, iou: np.ndarray, *, split: str) -> dict:
-    """Fold the fitted map into the gate of ``setup``'s model and save it beside its training record."""
+    """Checkpoint ``path``: ``setup``'s weights and training record with the map fitted on (program P, IoU) pairs."""
     from reusevos_edge.model.checkpoint import read_checkpoint_info, save_checkpoint
 
-    a, b = fit_logit_affine(p, iou)
-    model = setup.runner.model
-    model.gate.fold_logit_affine(a, b)
+    try:
+        a, b = fit_logit_affine(p, iou)
+    except ValueError as exc:
+        raise InputError(f"--fit-out: {exc} on {p.size} pairs of split {split!r}") from None
+    config = setup.config.replace(gate_calibration=(a, b))
+    config = config.replace(tau=round(config.gate_probability(setup.config.replace(gate_calibration=None).tau), 4))
+    record = {"a": a, "b": b, "split": split, "pairs": int(p.size), "weights": str(setup.checkpoint)}
     info = read_checkpoint_info(setup.checkpoint) if setup.checkpoint else {}
-    record = {"a": a, "b": b, "split": split, "pairs": int(p.size), "from": str(setup.checkpoint)}
     extra = {k: v for k, v in info.items() if k not in ("variant", "config")}
-    save_checkpoint(model, path, extra={**extra, "gate_calibration": record})
-    print(f"gate calibration a={a:.4f} b={b:.4f} on {p.size} pairs -> {path}")
+    save_checkpoint(setup.runner.model, path, extra={**extra, "tracker": config.to_json(), "gate_calibration_fit": record})
+    print(f"gate calibration a={a:.4f} b={b:.4f} on {p.size} pairs, tau -> {config.tau}: {path}")
     return record
 
 
 def run(args: argparse.Namespace) -> dict:
-    from reusevos_edge.tracker.tracker import Tracker
-
     check_fit_args(args)
     prepare_output_dir(args.out_dir, flag="--out-dir", allow_existing=True)
     sequences = selected_sequences(args)
     setup = make_setup(args)
     tau = setup.config.tau
     per_seq, all_p, all_iou = {}, [], []
+    calibrate = np.vectorize(setup.config.gate_probability, otypes=[np.float64])
+    raw_p = []
     for seq in sequences:
-        p, iou = gate_pairs(Tracker(runner=setup.runner, config=setup.config.replace(tau=1.0)), seq)
+        raw, iou = gate_pairs(setup.tracker(), seq)
+        p = calibrate(raw) if raw.size else raw
         per_seq[seq.name] = {k: v for k, v in summary(p, iou, tau=tau, near=args.near).items() if k != "bins"}
+        raw_p.append(raw)
         all_p.append(p)
         all_iou.append(iou)
         s = per_seq[seq.name]
@@ -167,7 +177,7 @@ def run(args: argparse.Namespace) -> dict:
               "overall": summary(np.concatenate(all_p), np.concatenate(all_iou), tau=tau, near=args.near),
               "sequences": per_seq}
     if args.fit_out is not None:
-        result["fit"] = write_calibrated(setup, args.fit_out, np.concatenate(all_p), np.concatenate(all_iou),
+        result["fit"] = write_calibrated(setup, args.fit_out, np.concatenate(raw_p), np.concatenate(all_iou),
                                          split=args.split)
     args.out_dir.mkdir(exist_ok=True)
     stem = args.out_dir / f"gate_calibration_{args.split if args.sequences is None else 'sequences'}"

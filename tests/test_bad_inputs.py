@@ -346,7 +346,7 @@ def test_checkpoint_json_carries_the_tracker_defaults(tmp_path, tiny):
     plain = tracker_defaults(tiny, checkpoint=tmp_path / "plain.safetensors")
     assert plain == TrackerConfig(update_every=tiny.config.fit.update_every)  # the paper's tracker
     lite0 = tracker_defaults(build_model("lite0", pretrained=False))  # the bundled checkpoint's section
-    assert (lite0.tau, lite0.keyframe_bound, lite0.locality_radius, lite0.delta_scale) == (0.5, 1, 1, 0.0)
+    assert (lite0.tau, lite0.keyframe_bound, lite0.locality_radius, lite0.delta_scale) == (0.6382, 1, 1, 0.0)
     bad = tmp_path / "bad.safetensors"
     save_checkpoint(tiny, bad, extra={"tracker": {"tau": 0.5, "gamma": 2}})
     with pytest.raises(InputError, match=r"unknown tracker options \['gamma'\]"):

@@ -311,7 +311,7 @@ def test_failed_export_leaves_no_partial_bundle(tiny, tmp_path, monkeypatch):
 
 def test_onnx_reshape_to_scalar_with_a_float64_shape_is_fixed():
     """The unoptimized dynamo export can write a view-to-scalar's empty shape as float64: ORT rejects it until cast."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     from onnx import TensorProto, helper, numpy_helper
 

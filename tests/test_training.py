@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from reusevos_edge.cli.train import main as train_main
 from reusevos_edge.data.synthetic import make_clip

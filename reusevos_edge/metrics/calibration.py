@@ -81,7 +81,8 @@ def spearman(p, target) -> float:
 
 def fit_logit_affine(p, target, *, iters: int = 50, eps: float = 1e-4) -> tuple[float, float]:
     """(a, b) minimising mean (sigmoid(a * logit(p) + b) - target)^2: the monotone re-mapping of a gate's
-    probability that best matches ``target`` (Gauss-Newton with Levenberg damping, from the identity)."""
+    probability that best matches ``target`` (Gauss-Newton with Levenberg damping, from the identity).
+    ValueError when the best fit has a <= 0 (``p`` constant or falling as ``target`` rises: no increasing map)."""
     p, target = _pairs(p, target)
     if p.size < 2:
         raise ValueError(f"fitting a calibration needs at least 2 pairs, got {p.size}")
@@ -99,4 +100,6 @@ def fit_logit_affine(p, target, *, iters: int = 50, eps: float = 1e-4) -> tuple[
             theta, damping = theta + step, damping / 3
         else:
             damping *= 10
+    if not theta[0] > 1e-6:
+        raise ValueError(f"P_gate does not rise with the IoU (fitted slope {theta[0]:.3g}): no increasing calibration map")
     return float(theta[0]), float(theta[1])

@@ -25,13 +25,6 @@ class ReuseGate(nn.Module):
         with torch.no_grad():
             self.conv2.bias.copy_(torch.tensor([math.log(open_init), math.log(1.0 - open_init)]))
 
-    @torch.no_grad()
-    def fold_logit_affine(self, a: float, b: float) -> None:
-        """Make P_gate sigmoid(a * logit(P_gate) + b) by rescaling the last conv (exact: the logit of the
-        two-way softmax is l0 - l1, so l0 and l1 scale by ``a`` and their biases move by +-b/2)."""
-        self.conv2.weight.mul_(a)
-        self.conv2.bias.mul_(a).add_(torch.tensor([b / 2, -b / 2], dtype=self.conv2.bias.dtype))
-
     def logits(self, d: torch.Tensor) -> torch.Tensor:
         x = self.bn(self.conv1(adaptive_max_pool_static(d, 7)))
         return self.conv2(adaptive_max_pool_static(x, 3)).flatten(1)

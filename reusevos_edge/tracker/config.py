@@ -28,6 +28,9 @@ class TrackerConfig:
     delta_scale: the delta map is multiplied by this before it edits S and R on reuse frames (1 = the paper).
     update_every: refit the score generator's filter every this many computed frames of an object.
     learning_rate: weight of a new sample in the score generator's memory.
+    gate_calibration: (a, b) with a > 0: the host reads P_gate as sigmoid(a * logit(P) + b) of the program's
+    P, the map fitted so that P_gate matches the IoU of consecutive masks (``benchmarks/gate_calibration.py``);
+    monotone, so it moves no decision that tau cannot; None = P as the program outputs it.
     """
 
     tau: float = 0.5
@@ -36,6 +39,7 @@ class TrackerConfig:
     delta_scale: float = 1.0
     update_every: int = 8
     learning_rate: float = 0.1
+    gate_calibration: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if not _number(self.tau) or not 0.0 <= self.tau <= 1.0:
@@ -50,6 +54,19 @@ class TrackerConfig:
             raise InputError(f"update_every={self.update_every!r}: expected an integer >= 1")
         if not _number(self.learning_rate) or not 0.0 < self.learning_rate <= 1.0:
             raise InputError(f"learning_rate={self.learning_rate!r}: expected a number in (0, 1]")
+        if self.gate_calibration is not None:
+            cal = self.gate_calibration
+            if (not isinstance(cal, (tuple, list)) or len(cal) != 2 or not all(map(_number, cal)) or cal[0] <= 0):
+                raise InputError(f"gate_calibration={cal!r}: expected [a, b], two finite numbers with a > 0")
+            object.__setattr__(self, "gate_calibration", (float(cal[0]), float(cal[1])))
+
+    def gate_probability(self, p: float) -> float:
+        """P_gate as the host reads the program's ``p`` (``gate_calibration`` applied)."""
+        if self.gate_calibration is None:
+            return p
+        a, b = self.gate_calibration
+        q = min(max(p, 1e-7), 1 - 1e-7)
+        return 1.0 / (1.0 + math.exp(-(a * math.log(q / (1 - q)) + b)))
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

@@ -158,6 +158,7 @@ class Tracker:
         if not np.isfinite(p_gate):
             raise InputError(f"frame {self.frame_index}, object {obj.obj_id}: match_gate returned P_gate {p_gate}; "
                              "the model's weights or the runtime are broken (non-finite output)")
+        p_gate = self.config.gate_probability(p_gate)
         reuse, forced = self._decide(obj, p_gate)
         feat = None
         if reuse:
