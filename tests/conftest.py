@@ -5,6 +5,7 @@ Other test modules may append fixtures here.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import cv2
@@ -17,6 +18,14 @@ from reusevos_edge.data.synthetic import make_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DAVIS = REPO_ROOT.parent / "shared" / "data" / "davis2016"
+
+
+def load_benchmark(name: str):
+    """``benchmarks/<name>.py`` as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_davis_tree(

@@ -3,9 +3,7 @@ the held-out split of the training sequences, and benchmarks/gate_calibration.py
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +15,7 @@ from reusevos_edge.errors import InputError
 from reusevos_edge.metrics.calibration import expected_calibration_error, fit_logit_affine, reliability_bins, spearman
 from reusevos_edge.tracker.config import TrackerConfig
 
-from conftest import write_davis_tree
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gate_calibration.py"
-
+from conftest import load_benchmark, write_davis_tree
 
 def test_a_calibrated_gate_has_zero_ece_and_an_offset_one_has_the_offset():
     p = np.random.default_rng(0).uniform(0.05, 0.75, 400)
@@ -90,10 +85,7 @@ def test_the_held_out_training_sequences_are_every_fifth_sorted_name(tmp_path):
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("gate_calibration", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("gate_calibration")
 
 
 TINY = ["--model", "tiny", "--untrained", "--size", "64x96", "--res", "480p"]

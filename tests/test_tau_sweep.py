@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import cv2
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "tau_sweep.py"
+from conftest import load_benchmark
+
 
 
 @pytest.fixture(scope="module")
 def tau_sweep():
-    spec = importlib.util.spec_from_file_location("tau_sweep", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("tau_sweep")
 
 
 def test_tau_sweep_writes_json_md_png(tau_sweep, davis2016_tree, tmp_path):
