@@ -52,16 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def gate_pairs(tracker, seq) -> tuple[np.ndarray, np.ndarray]:
+def gate_pairs(runner, config, seq) -> tuple[np.ndarray, np.ndarray]:
     """(the program's P_gate, IoU of the ground truth with the previous frame's) for every gated
-    object-frame of ``seq``, tracked with ``tracker``'s options at tau 1 and without a calibration map."""
+    object-frame of ``seq``, tracked by ``runner`` with ``config`` at tau 1 and without a calibration map."""
     from reusevos_edge.data.clip import sequence_clip
     from reusevos_edge.data.masks_io import split_void
     from reusevos_edge.metrics.jf import jaccard
     from reusevos_edge.tracker.run import track_clip
     from reusevos_edge.tracker.tracker import Tracker
 
-    raw = Tracker(runner=tracker.runner, config=tracker.config.replace(tau=1.0, gate_calibration=None))
+    raw = Tracker(runner=runner, config=config.replace(tau=1.0, gate_calibration=None))
     gt, void = split_void(seq.load_masks())
     run = track_clip(raw, sequence_clip(seq), keep_labels=False)
     p, iou = [], []
@@ -132,7 +132,8 @@ def check_fit_args(args: argparse.Namespace) -> None:
         raise InputError(f"--fit-out: the calibration is fitted on training sequences only: pass --split "
                          f"{' or '.join(FIT_SPLITS)} (got {args.sequences or args.split!r})")
     if args.bundle is not None:
-        raise InputError("--fit-out: fits the PyTorch model's gate; drop --bundle")
+        raise InputError("--fit-out writes a checkpoint (the weights plus the map): run it on the PyTorch model, "
+                         "without --bundle")
     if args.fit_out.suffix != ".safetensors":
         raise InputError(f"--fit-out {str(args.fit_out)!r}: expected a .safetensors path")
 
@@ -165,7 +166,7 @@ def run(args: argparse.Namespace) -> dict:
     calibrate = np.vectorize(setup.config.gate_probability, otypes=[np.float64])
     raw_p = []
     for seq in sequences:
-        raw, iou = gate_pairs(setup.tracker(), seq)
+        raw, iou = gate_pairs(setup.runner, setup.config, seq)
         p = calibrate(raw) if raw.size else raw
         per_seq[seq.name] = {k: v for k, v in summary(p, iou, tau=tau, near=args.near).items() if k != "bins"}
         raw_p.append(raw)
