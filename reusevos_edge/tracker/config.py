@@ -69,7 +69,13 @@ class TrackerConfig:
         return 1.0 / (1.0 + math.exp(-(a * math.log(q / (1 - q)) + b)))
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        """The options as a JSON object; ``gate_calibration`` only when set (earlier records lack the key)."""
+        data = dataclasses.asdict(self)
+        if data["gate_calibration"] is None:
+            del data["gate_calibration"]
+        else:
+            data["gate_calibration"] = list(data["gate_calibration"])
+        return data
 
     @classmethod
     def from_json(cls, data: dict, *, where: str) -> "TrackerConfig":
