@@ -4,7 +4,6 @@ statically off Apple platforms."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import sys
 
@@ -240,7 +239,7 @@ def test_runtime_refuses_a_manifest_that_contradicts_its_files(bundles, tmp_path
 def test_manifest_describes_the_bundle(bundles, tiny):
     manifest = bundles("onnx").manifest
     assert manifest["frame_size"] == [H, W] and manifest["precision"] == "fp32"
-    assert manifest["tracker"] == dataclasses.asdict(CONFIG) and manifest["tracker"]["update_every"] == 2
+    assert manifest["tracker"] == CONFIG.to_json() and manifest["tracker"]["update_every"] == 2
     assert [e["name"] for e in manifest["subgraphs"]] == [sg.name for sg in tiny[1]]
     assert {s["name"] for s in manifest["object_state"]} >= {"template", "score", "refined", "filter_w"}
     assert manifest["normalisation"]["in_program"]["mean"] == [0.5, 0.5, 0.5]
