@@ -355,6 +355,14 @@ def test_cli_trains_and_writes_checkpoint(davis2016_tree, tmp_path, capsys):
                      out_text, flags=re.M)
 
 
+def test_cli_pasted_clips_join_the_training_data_and_are_recorded(davis2016_tree, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_main(_cli_args(davis2016_tree, out, "--pasted", "2")) == 0
+    meta = json.loads((out / "last.json").read_text())
+    assert meta["train_config"]["pasted"] == 2
+    assert "caching backbone features" not in capsys.readouterr().out  # --no-progress: no bars
+
+
 def test_cli_resume_without_state_and_bad_size(davis2016_tree, tmp_path, capsys):
     assert train_main(_cli_args(davis2016_tree, tmp_path / "none", "--resume")) == 2
     err = capsys.readouterr().err

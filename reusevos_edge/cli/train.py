@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ..data.davis import DavisDataset
+from ..data.paste import pasted_sequences
 from ..errors import InputError
 from ..fileio import prepare_output_dir
 from ..model.registry import DEFAULT_MODEL, build_model, parse_size
@@ -74,9 +75,13 @@ def run(args: argparse.Namespace) -> None:
     tracker = tracker_defaults(model, checkpoint=args.init, use_bundled=False)  # an --init's options carry over
     programs = _qat_programs(model, seqs, height=height, width=width, tracker=tracker) if args.qat else None
     with tempfile.TemporaryDirectory(prefix="reusevos-int8-backbone-") as lowered:  # QAT: XNNPACK computes the features
+        backbone = programs.backbone(lowered_in=lowered) if programs else None
         data = cache_dataset(model, seqs, height=height, width=width, progress=not args.no_progress,
-                             cache_dir=args.cache_dir, backbone=programs.backbone(lowered_in=lowered) if programs else None,
+                             cache_dir=args.cache_dir, backbone=backbone,
                              backbone_tag=programs.backbone_tag(lowered=True) if programs else "")
+        if cfg.pasted:  # generated per run from the seed, so never kept in the cache folder
+            data += cache_dataset(model, pasted_sequences(seqs, count=cfg.pasted, seed=cfg.seed), height=height,
+                                  width=width, progress=not args.no_progress, backbone=backbone)
     trainer = Trainer(model=model, data=data, config=cfg, out=args.out, progress=not args.no_progress, tracker=tracker,
                       programs=programs)
     if args.resume:

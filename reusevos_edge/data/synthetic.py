@@ -93,7 +93,7 @@ def _make_object(rng: np.random.Generator, height: int, width: int) -> ObjectPat
     )
 
 
-def _bounce(value: float, low: float, high: float) -> float:
+def bounce(value: float, low: float, high: float) -> float:
     """Fold ``value`` into [low, high] by reflection at both ends (a triangle wave)."""
     span = high - low
     if span <= 0:
@@ -105,8 +105,8 @@ def _bounce(value: float, low: float, high: float) -> float:
 def _position(obj: ObjectPath, distance: float, height: int, width: int) -> tuple[float, float]:
     """Centre (y, x) after travelling ``distance`` pixels, bouncing inside the frame."""
     (ry, rx), (y0, x0), (dy, dx) = obj.radii, obj.start, obj.direction
-    y = _bounce(y0 + dy * distance, ry, height - 1 - ry)
-    x = _bounce(x0 + dx * distance, rx, width - 1 - rx)
+    y = bounce(y0 + dy * distance, ry, height - 1 - ry)
+    x = bounce(x0 + dx * distance, rx, width - 1 - rx)
     return y, x
 
 

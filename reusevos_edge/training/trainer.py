@@ -41,6 +41,8 @@ class TrainConfig:
     gate_teacher: quantization-aware training only: the gate's loss is the distance to the P_gate of the
     float model QAT starts from (frozen), not the IoU-margin loss, so the int8 gate keeps the float
     model's reuse decisions (the int8 export is judged by agreeing with them).
+    pasted: this many synthetic clips (:mod:`reusevos_edge.data.paste`, drawn from the training sequences
+    with ``seed``) join the training sequences; clips are drawn uniformly over all of them.
     """
 
     epochs: int = 260
@@ -64,6 +66,7 @@ class TrainConfig:
     freeze_bn: bool = True
     observer_epochs: int = 1
     gate_teacher: bool = True
+    pasted: int = 0
     seed: int = 0
 
 
