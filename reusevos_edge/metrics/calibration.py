@@ -79,6 +79,15 @@ def spearman(p, target) -> float:
     return float((a * b).sum() / denom) if denom > 0 else float("nan")
 
 
+def logit_affine(p, a: float, b: float, *, eps: float = 1e-7):
+    """sigmoid(a * logit(p) + b), p clipped to [eps, 1 - eps]: a float for a float, an array for an array.
+
+    The one form of the gate calibration map (``TrackerConfig.gate_probability`` and its fit)."""
+    q = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
+    out = 1.0 / (1.0 + np.exp(-(a * np.log(q / (1 - q)) + b)))
+    return float(out) if out.ndim == 0 else out
+
+
 def fit_logit_affine(p, target, *, iters: int = 50, eps: float = 1e-4) -> tuple[float, float]:
     """(a, b) minimising mean (sigmoid(a * logit(p) + b) - target)^2: the monotone re-mapping of a gate's
     probability that best matches ``target`` (Gauss-Newton with Levenberg damping, from the identity).
@@ -86,14 +95,15 @@ def fit_logit_affine(p, target, *, iters: int = 50, eps: float = 1e-4) -> tuple[
     p, target = _pairs(p, target)
     if p.size < 2:
         raise ValueError(f"fitting a calibration needs at least 2 pairs, got {p.size}")
-    z = np.log(np.clip(p, eps, 1 - eps) / np.clip(1 - p, eps, 1 - eps))
+    q = np.clip(p, eps, 1 - eps)
+    z = np.log(q / (1 - q))
     theta, damping = np.array([1.0, 0.0]), 1e-3
 
     def loss(t: np.ndarray) -> float:
-        return float(np.mean((1 / (1 + np.exp(-(t[0] * z + t[1]))) - target) ** 2))
+        return float(np.mean((logit_affine(p, t[0], t[1], eps=eps) - target) ** 2))
 
     for _ in range(iters):
-        s = 1 / (1 + np.exp(-(theta[0] * z + theta[1])))
+        s = logit_affine(p, theta[0], theta[1], eps=eps)
         jac = (s * (1 - s))[:, None] * np.stack([z, np.ones_like(z)], axis=1)
         step = np.linalg.solve(jac.T @ jac + damping * np.eye(2), jac.T @ (target - s))
         if loss(theta + step) < loss(theta):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..metrics.calibration import logit_affine
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,7 @@ class TrackerConfig:
         """P_gate as the host reads the program's ``p`` (``gate_calibration`` applied)."""
         if self.gate_calibration is None:
             return p
-        a, b = self.gate_calibration
-        q = min(max(p, 1e-7), 1 - 1e-7)
-        return 1.0 / (1.0 + math.exp(-(a * math.log(q / (1 - q)) + b)))
+        return logit_affine(p, *self.gate_calibration)
 
     def to_json(self) -> dict:
         """The options as a JSON object; ``gate_calibration`` only when set (earlier records lack the key)."""
