@@ -294,6 +294,23 @@ def test_soft_aggregate_argmax_and_background():
         soft_aggregate(np.zeros((2, 3), np.float32))
 
 
+def _soft_aggregate_by_definition(probs: np.ndarray) -> np.ndarray:
+    """The argmax of the softmax over [background, objects] log-odds, written out (float64)."""
+    p = np.clip(probs.astype(np.float64), 1e-12, 1 - 1e-12)
+    stack = np.concatenate([np.min(1 - p, axis=0, keepdims=True), p])
+    logits = np.log(stack / (1 - stack))
+    soft = np.exp(logits - logits.max(axis=0)) / np.exp(logits - logits.max(axis=0)).sum(axis=0)
+    return np.argmax(soft, axis=0).astype(np.uint8)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_soft_aggregate_is_the_softmax_argmax(k):
+    rng = np.random.default_rng(k)
+    probs = rng.random((k, 40, 50)).astype(np.float32)
+    probs[:, :5] = np.round(probs[:, :5] * 4) / 4  # ties among objects and at 0.5
+    np.testing.assert_array_equal(soft_aggregate(probs), _soft_aggregate_by_definition(probs))
+
+
 def test_fuse_labels_maps_ids():
     a = np.array([[0.9, 0.1, 0.1], [0.1, 0.1, 0.7]], np.float32)
     b = np.array([[0.1, 0.8, 0.1], [0.1, 0.2, 0.9]], np.float32)

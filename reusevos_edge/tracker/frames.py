@@ -10,7 +10,9 @@ def frame_to_input(frame: np.ndarray, *, height: int, width: int) -> np.ndarray:
     """HxWx3 uint8 RGB -> 1x3xheightxwidth float32 in [0, 1] (bilinear resize)."""
     if frame.shape[:2] != (height, width):
         frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray(frame.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+    x = frame.astype(np.float32)  # HWC first: a contiguous cast, then one transposing copy
+    x /= np.float32(255.0)
+    return np.ascontiguousarray(x.transpose(2, 0, 1))[None]
 
 
 def mask_to_model(mask: np.ndarray, *, height: int, width: int) -> np.ndarray:

@@ -4,31 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
-P_CLAMP = 1e-7
-
 
 def soft_aggregate(probs: np.ndarray) -> np.ndarray:
     """probs KxHxW (object k's foreground probability) -> HxW index in 0..K (0 = background).
 
-    Background probability is min_k (1 - p_k); each channel becomes its logit p / (1 - p) and the
-    label is the argmax of softmax over [background, objects] (softmax keeps the argmax of the logits).
+    Soft aggregation: background probability min_k (1 - p_k), each channel's logit log(p / (1 - p)),
+    the label the argmax of the softmax over [background, objects]. Softmax and the logit are
+    monotone, so that argmax is the argmax of [1 - max_k p_k, p_1, ..., p_K]: the most probable
+    object where its p exceeds 0.5, else background (ties go to background, then the lower index).
+    Computed that way, in one pass per object, with no logarithms (a full-frame log per object
+    was the most expensive host step of a tracked frame).
     """
     if probs.ndim != 3:
         raise ValueError(f"probs must be KxHxW, got shape {probs.shape}")
-    if probs.shape[0] == 0:
-        return np.zeros(probs.shape[1:], np.uint8)
-    p = np.clip(probs, P_CLAMP, 1.0 - P_CLAMP)
-    bg = np.min(1.0 - p, axis=0, keepdims=True)
-    stack = np.concatenate([bg, p], axis=0)
-    logits = np.log(stack / (1.0 - stack))
-    return np.argmax(logits, axis=0).astype(np.uint8)
+    return _aggregate(list(probs), list(range(1, probs.shape[0] + 1)), probs.shape[1:])
 
 
 def fuse_labels(probs: dict[int, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     """Per-object HxW probabilities keyed by object id -> HxW uint8 label map of object ids."""
     ids = sorted(probs)
-    if not ids:
-        return np.zeros(shape, np.uint8)
-    index = soft_aggregate(np.stack([probs[i] for i in ids]))
-    lut = np.array([0, *ids], dtype=np.uint8)
-    return lut[index]
+    return _aggregate([probs[i] for i in ids], ids, shape)
+
+
+def _aggregate(planes: list[np.ndarray], values: list[int], shape: tuple[int, ...]) -> np.ndarray:
+    """:func:`soft_aggregate` of the HxW ``planes``, writing ``values[k]`` for plane k (0 for background)."""
+    label = np.zeros(shape, np.uint8)
+    if not planes:
+        return label
+    best = planes[0]
+    label[best > 0.5] = values[0]
+    for plane, value in zip(planes[1:], values[1:]):
+        better = plane > best
+        best = np.where(better, plane, best)
+        label[better & (best > 0.5)] = value
+    return label
