@@ -9,10 +9,12 @@ fixed number of conjugate-gradient iterations. Jacobian products are written out
 exports with no autograd.
 
 Every product with a runtime weight is one single-batch ``torch.bmm`` over all N*h*w pixels, and the 3x3
-spatial part is nine shifted single-channel maps: XNNPACK (ExecuTorch) delegates bmm, pad, slice, cat and
-elementwise ops with runtime operands, but a convolution only with a constant weight, and it has no sum or
-comparison ops. The fit therefore works on channel-major maps, CxNxhxw (= NCHW.transpose(0, 1)), where an
-N-sample product needs no per-sample loop or reduction; the public functions take and return NCHW.
+spatial part is a convolution with a constant one-hot weight (nine taps summed, or one map gathered into its
+nine shifted copies): XNNPACK (ExecuTorch) delegates bmm, transposes and elementwise ops with runtime operands,
+but a convolution only with a constant weight, and it has no sum or comparison ops. The fit therefore works on
+channel-major maps, CxNxhxw (= NCHW.transpose(0, 1)), where an N-sample product needs no per-sample loop or
+reduction; the public functions take and return NCHW. (The spatial part used to be nine pad + slice shifts per
+filter application: the unrolled first-frame fit then exported as ~7,800 ops, 1 MB of every bundle.)
 """
 
 from __future__ import annotations
@@ -46,30 +48,56 @@ def _project_grad(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return _mm(g.flatten(1), f.flatten(1).T).reshape(g.shape[0], f.shape[0], 1, 1)
 
 
+def _one_hot_taps() -> tuple[torch.Tensor, torch.Tensor]:
+    """Constant conv weights over the nine filter taps k = (i, j) (row-major, :data:`TAPS`).
+
+    SUM 1x9x3x3: conv2d(t Nx9xhxw, SUM, padding=1)[y, x] = sum_k t_k[y + i - 1, x + j - 1].
+    GATHER 9x1x3x3: conv2d(u Nx1xhxw, GATHER, padding=1)[:, k] = u shifted by (i - 1, j - 1) (zero fill),
+    i.e. [y, x] -> u[y + 1 - i, x + 1 - j]; exact, every output is one product with 1.
+    """
+    summed, gathered = torch.zeros(1, 9, 3, 3), torch.zeros(9, 1, 3, 3)
+    for k, (i, j) in enumerate(TAPS):
+        summed[0, k, i, j] = 1.0
+        gathered[k, 0, 2 - i, 2 - j] = 1.0
+    return summed, gathered
+
+
+TAP_SUM, TAP_GATHER = _one_hot_taps()
+
+
 def _filter(feat: torch.Tensor, filter_w: torch.Tensor) -> torch.Tensor:
     """Channel-major: feat PxNxhxw, filter_w 1xPx3x3 -> score 1xNxhxw.
 
     Each tap's channel sum t_ij = filter_w[0, :, i, j] . feat (one 9xP by PxNhw product), then
-    score[y, x] = sum_ij t_ij[y + i - 1, x + j - 1], i.e. every t_ij shifted by (1 - i, 1 - j) and added.
+    score[y, x] = sum_ij t_ij[y + i - 1, x + j - 1] (a conv with the constant :data:`TAP_SUM`).
     """
     t = _mm(filter_w.reshape(-1, 9).T, feat.flatten(1)).reshape(9, *feat.shape[1:])
-    return reduce(add, (shift(t[k : k + 1], 1 - i, 1 - j) for k, (i, j) in enumerate(TAPS)))
+    return F.conv2d(t.transpose(0, 1), _like(TAP_SUM, t), padding=1).transpose(0, 1)
 
 
 def _taps(u: torch.Tensor) -> torch.Tensor:
     """u 1xNxhxw -> 9xNxhxw: row k = u shifted by (i - 1, j - 1) for tap k = (i, j), the maps each filter
-    tap meets in the adjoint of _filter (both its weight and its input side)."""
-    return torch.cat([shift(u, i - 1, j - 1) for i, j in TAPS])
+    tap meets in the adjoint of _filter (both its weight and its input side); a conv with :data:`TAP_GATHER`."""
+    return F.conv2d(u.transpose(0, 1), _like(TAP_GATHER, u), padding=1).transpose(0, 1)
 
 
-def _filter_grad(feat: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Channel-major: d/dF of sum(u * _filter(feat, F)): feat PxNxhxw, u 1xNxhxw -> 1xPx3x3."""
-    return _mm(feat.flatten(1), _taps(u).flatten(1).T).reshape(1, -1, 3, 3)
+def _like(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A constant weight in ``x``'s dtype and device (itself when they match: an export then holds no cast)."""
+    return weight if (weight.dtype, weight.device) == (x.dtype, x.device) else weight.to(x)
 
 
-def _filter_t(u: torch.Tensor, filter_w: torch.Tensor) -> torch.Tensor:
-    """Channel-major adjoint of _filter in its input: u 1xNxhxw, filter_w 1xPx3x3 -> PxNxhxw."""
-    return _mm(filter_w.reshape(-1, 9), _taps(u).flatten(1)).reshape(-1, *u.shape[1:])
+def _filter_grad(feat: torch.Tensor, u: torch.Tensor, taps: torch.Tensor | None = None) -> torch.Tensor:
+    """Channel-major: d/dF of sum(u * _filter(feat, F)): feat PxNxhxw, u 1xNxhxw -> 1xPx3x3
+    (``taps``: ``_taps(u)`` when the caller has it)."""
+    taps = _taps(u) if taps is None else taps
+    return _mm(feat.flatten(1), taps.flatten(1).T).reshape(1, -1, 3, 3)
+
+
+def _filter_t(u: torch.Tensor, filter_w: torch.Tensor, taps: torch.Tensor | None = None) -> torch.Tensor:
+    """Channel-major adjoint of _filter in its input: u 1xNxhxw, filter_w 1xPx3x3 -> PxNxhxw
+    (``taps``: ``_taps(u)`` when the caller has it)."""
+    taps = _taps(u) if taps is None else taps
+    return _mm(filter_w.reshape(-1, 9), taps.flatten(1)).reshape(-1, *u.shape[1:])
 
 
 def project(f16: torch.Tensor, proj_w: torch.Tensor) -> torch.Tensor:
@@ -251,7 +279,8 @@ class ScoreGenerator(nn.Module):
         lam_p, lam_f = self.fit.reg_project, self.fit.reg_filter
 
         def vjp(u: torch.Tensor) -> Params:
-            return _project_grad(x, _filter_t(u, filter_w)), _filter_grad(feats, u)
+            taps = _taps(u)
+            return _project_grad(x, _filter_t(u, filter_w, taps)), _filter_grad(feats, u, taps)
 
         def jvp(v: Params) -> torch.Tensor:
             return _filter(feats, v[1]) + _filter(_project(x, v[0]), filter_w)
