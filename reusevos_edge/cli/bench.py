@@ -1,0 +1,157 @@
+"""``reusevos-bench``: bundles side by side on one device: latency, FPS, reuse, memory, energy proxies.
+
+    reusevos-bench --bundle DIR [--bundle DIR ...] [--device host|android[:SERIAL]|ios[:UDID]]
+                   [--clip DAVIS_SEQ_OR_VIDEO [--davis ROOT | --mask FIRST.png]] [--frames N]
+                   [--tau T] [--threads N] [--cooldown S] [--warmup N] [--out DIR]
+
+Each bundle (any target, any precision), and on the host PyTorch eager as the reference row, runs
+the protocol of ``reusevos_edge.bench.protocol`` on the clip (default: the generated demo clip at
+the bundles' frame size; ``--clip blackswan --davis ROOT`` a DAVIS 480p sequence; ``--clip VIDEO
+--mask PNG`` your own). On the host every bundle runs in a fresh process. Writes into DIR:
+``bench.json`` (schema ``reusevos-bench/1``), ``bench.md`` (the table), ``latency.png`` and
+``summary.png`` (matplotlib, the ``plot`` extra; ``--no-plots`` skips them) and ``raw/`` (what each
+run measured). DIR is written as a hidden sibling and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Sequence as SequenceOf
+
+from ..errors import InputError
+from ..fileio import prepare_output_dir, removed_on_failure, staged_dir, write_json, write_text
+from .common import run_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="reusevos-bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--bundle", type=Path, action="append", default=[], help="an exported bundle; repeatable")
+    p.add_argument("--device", default="host", help="host (default), android[:SERIAL] or ios[:UDID]")
+    p.add_argument("--clip", default=None, help="DAVIS sequence name (with --davis), video or frame folder "
+                   "(with --mask), or 'synthetic' (default: the generated demo clip)")
+    p.add_argument("--davis", type=Path, default=None, help="DAVIS root for --clip SEQUENCE (480p frames)")
+    p.add_argument("--mask", type=Path, default=None, help="first-frame palette PNG for --clip VIDEO")
+    p.add_argument("--frames", type=int, default=None, help="at most this many frames (synthetic default 48)")
+    p.add_argument("--tau", type=float, default=None, help="override every row's tau (default: each bundle's own)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads per runtime (default 1)")
+    p.add_argument("--cooldown", type=float, default=2.0, help="seconds of rest before each row (default 2)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed warm-up frames per row (default 3)")
+    p.add_argument("--no-eager", action="store_true", help="leave out the PyTorch eager reference row")
+    p.add_argument("--no-plots", action="store_true", help="skip latency.png and summary.png")
+    p.add_argument("--apk", type=Path, default=None, help="android: install this demo-app APK first")
+    p.add_argument("--app", type=Path, default=None, help="ios: install this demo .app first")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default reusevos-bench-<UTC time>)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    if args.tau is not None and not 0.0 <= args.tau <= 1.0:
+        raise InputError(f"--tau {args.tau}: expected a probability in [0, 1]")
+    if args.threads < 1:
+        raise InputError(f"--threads {args.threads}: expected at least 1")
+    if args.cooldown < 0 or args.warmup < 0:
+        raise InputError(f"--cooldown {args.cooldown} / --warmup {args.warmup}: expected numbers >= 0")
+
+
+def _bundles(paths: list[Path]) -> list[dict]:
+    """Each bundle's verified manifest (checksums included), in order; all must share one frame size."""
+    from ..runtime.bundle_format import read_manifest
+
+    manifests = [read_manifest(p) for p in paths]
+    sizes = {tuple(m["frame_size"]) for m in manifests}
+    if len(sizes) > 1:
+        raise InputError(f"--bundle: the bundles have different frame sizes {sorted(sizes)}; one run tracks one "
+                         "clip at one size: benchmark them in separate runs")
+    return manifests
+
+
+def _plans(args: argparse.Namespace, manifests: list[dict], device) -> tuple[list, dict]:
+    from ..bench.clips import clip_spec
+    from ..bench.protocol import EAGER, BenchPlan
+    from ..model.registry import DEFAULT_MODEL, DEFAULT_SIZE
+
+    size = tuple(manifests[0]["frame_size"]) if manifests else DEFAULT_SIZE
+    variant = (manifests[0].get("model") or {}).get("variant") if manifests else DEFAULT_MODEL
+    spec = clip_spec(clip=args.clip, davis=args.davis, mask=args.mask, frames=args.frames, size=size)
+    common = dict(clip=spec, size=size, threads=args.threads, tau=args.tau, warmup_frames=args.warmup,
+                  cooldown_s=args.cooldown)
+    plans, precisions = [], {}
+    if device.runs_eager and not args.no_eager:  # the first bundle's weights and options, when it names them
+        model = (manifests[0].get("model") or {}) if manifests else {}
+        checkpoint = model.get("checkpoint") if model.get("checkpoint") and Path(model["checkpoint"]).is_file() else None
+        plans.append(BenchPlan(name=EAGER, model=variant or DEFAULT_MODEL, checkpoint=checkpoint,
+                               tracker=manifests[0].get("tracker") if manifests else None, **common))
+        precisions[EAGER] = {}
+    for path, manifest in zip(args.bundle, manifests):
+        name = path.resolve().name
+        name = name if name not in precisions else f"{name}-{len(plans)}"
+        plans.append(BenchPlan(name=name, bundle=str(path.resolve()), **common))
+        precisions[name] = dict(manifest.get("subgraph_precision") or {})
+    if not plans:
+        raise InputError("nothing to benchmark: pass --bundle DIR (a phone cannot run the PyTorch eager row)")
+    return plans, precisions
+
+
+def _tables(plans):
+    from ..bench.assemble import Tables
+    from ..model.registry import build_model
+    from ..model.subgraphs import build_subgraphs
+
+    plan = plans[0]
+    variant = plan.model
+    if plan.bundle is not None:
+        from ..runtime.bundle_format import read_manifest
+
+        variant = (read_manifest(plan.bundle).get("model") or {}).get("variant") or variant
+    model = build_model(variant, use_default_checkpoint=False, pretrained=False)  # MACs and sizes only
+    return Tables.of(build_subgraphs(model, height=plan.size[0], width=plan.size[1]))
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bench.devices import open_device
+    from ..bench.report import markdown
+    from ..bench.run import run_bench
+
+    _check_numbers(args)
+    device = open_device(args.device, apk=args.apk, app=args.app)
+    manifests = _bundles(args.bundle)
+    plans, precisions = _plans(args, manifests, device)
+    if not args.no_plots:
+        from ..bench.plots import _pyplot
+
+        _pyplot()  # a missing plot extra fails now, not after the run
+    out = args.out or Path(f"reusevos-bench-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    created = prepare_output_dir(out)
+    with removed_on_failure(created), staged_dir(out) as temp:
+        raw = temp / "raw"
+        raw.mkdir()
+        clip = {"name": plans[0].clip.sequence or Path(plans[0].clip.path or "synthetic").name,
+                **plans[0].clip.to_json()}
+        result, warnings = run_bench(device, plans, workdir=raw, tables=_tables(plans), precisions=precisions,
+                                     clip=clip, progress=not args.no_progress)
+        shutil.rmtree(raw / "clip", ignore_errors=True)  # the clip's frames for a phone: large, re-creatable
+        write_json(temp / "bench.json", result.to_json())
+        table = markdown(result)
+        write_text(temp / "bench.md", table)
+        if not args.no_plots:
+            from ..bench.plots import plot_run
+
+            plot_run(result, temp)
+    print(table)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    print(f"wrote {out}/bench.json, bench.md" + ("" if args.no_plots else ", latency.png, summary.png"))
+    return 0
+
+
+def main(argv: SequenceOf[str] | None = None) -> int:
+    return run_cli(run, build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

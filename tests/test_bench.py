@@ -1,0 +1,194 @@
+"""reusevos-bench: statistics, energy readings, the host run end to end on a tiny ONNX bundle, and the
+Android device driven through a stand-in ``adb`` (what it sends and how it reads the app's result)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reusevos_edge.bench.assemble import MEASUREMENT_KEYS, bundle_result, reuse_cost
+from reusevos_edge.bench.clips import ClipSpec
+from reusevos_edge.bench.energy import RaplCounter, frame_proxies
+from reusevos_edge.bench.protocol import BenchPlan
+from reusevos_edge.bench.schema import SCHEMA, Latency, check_run
+from reusevos_edge.cli import bench as bench_cli
+from reusevos_edge.errors import InputError
+from reusevos_edge.tracker.config import TrackerConfig
+
+H, W = 64, 96
+
+
+def test_latency_statistics_trim_the_ends_and_give_percentiles():
+    lat = Latency.from_ms([10.0] * 8 + [1.0, 100.0])  # one fast, one slow outlier
+    assert lat.trimmed_mean_ms == 10.0 and lat.p50_ms == 10.0
+    assert lat.mean_ms == pytest.approx(18.1) and lat.p99_ms > 90 and lat.fps == pytest.approx(100.0)
+    with pytest.raises(InputError, match="no timed frames"):
+        Latency.from_ms([])
+
+
+def test_reuse_cost_is_the_mean_reused_over_the_mean_computed_frame():
+    assert reuse_cost([50, 40, 10, 44, 12], ["init", "computed", "reused", "computed", "reused"]) == pytest.approx(11 / 42)
+    assert reuse_cost([50, 40], ["init", "computed"]) is None
+
+
+def test_rapl_counter_reads_package_domains_and_says_when_there_is_none(tmp_path):
+    none = RaplCounter.open(tmp_path / "absent")
+    assert none.joules() is None and none.source.startswith("unavailable")
+    for name, uj in (("intel-rapl:0", 1_000_000), ("intel-rapl:0:0", 5), ("intel-rapl:1", 2_000_000)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "energy_uj").write_text(str(uj))
+    counter = RaplCounter.open(tmp_path)
+    assert counter.source.startswith("RAPL") and "intel-rapl:0:0" not in counter.source  # subdomains not double counted
+    (tmp_path / "intel-rapl:0" / "energy_uj").write_text("3500000")
+    (tmp_path / "intel-rapl:1" / "energy_uj").write_text("2500000")
+    assert counter.joules() == pytest.approx(3.0)
+
+
+def test_frame_proxies_count_only_the_calls_that_ran():
+    macs, weights = frame_proxies({"a": 4, "b": 1}, frames=2, macs={"a": 10, "b": 100, "c": 1000},
+                                  weight_bytes={"a": 1, "b": 2, "c": 3})
+    assert (macs, weights) == (70.0, 3.0)
+
+
+def test_check_run_names_the_source_of_a_bad_result():
+    with pytest.raises(InputError, match="phone.json: expected a reusevos-bench/1 result"):
+        check_run({"schema": "other"}, where="phone.json")
+    with pytest.raises(InputError, match="phone.json: not a valid"):
+        check_run({"schema": SCHEMA}, where="phone.json")
+
+
+@pytest.fixture(scope="module")
+def onnx_bundle(tmp_path_factory) -> Path:
+    pytest.importorskip("onnxruntime")
+    from reusevos_edge.converters.bundle import export_bundle
+    from reusevos_edge.converters.targets import validate_options
+    from reusevos_edge.model.registry import build_model
+    from reusevos_edge.model.subgraphs import build_subgraphs
+
+    model = build_model("tiny")
+    opts = validate_options(target="onnx", model="tiny", height=H, width=W, out_dir=tmp_path_factory.mktemp("b"))
+    config = TrackerConfig(tau=0.0, keyframe_bound=2, update_every=2)  # reuse whenever allowed: both paths run
+    return export_bundle(opts, model=model, subgraphs=build_subgraphs(model, height=H, width=W),
+                         tracker_config=config).path
+
+
+def test_host_run_writes_schema_json_table_and_plots(onnx_bundle, tmp_path, capsys):
+    out = tmp_path / "bench"
+    status = bench_cli.main(["--bundle", str(onnx_bundle), "--frames", "9", "--cooldown", "0", "--warmup", "1",
+                             "--out", str(out), "--no-progress"])
+    assert status == 0, capsys.readouterr().err
+    run = check_run(json.loads((out / "bench.json").read_text()), where="bench.json")
+    eager, onnx = run.results
+    assert (eager.name, onnx.target, onnx.precision) == ("pytorch-eager", "onnx", "fp32")
+    for r in run.results:
+        assert r.frames == 9 and len(r.per_frame_ms) == 9 and r.per_frame_kind[0] == "init"
+        assert {"computed", "reused"} <= set(r.per_frame_kind)  # tau 0 with keyframe bound 2
+        assert r.reused > 0 and r.computed > 0 and 0 < r.reuse_cost
+        assert r.memory.peak_mb > 50 and r.energy.cpu_seconds_per_frame > 0 and r.load_ms > 0
+        assert r.calls["backbone_high"] < r.calls["backbone_low"] == 9  # reuse frames skip the deep backbone
+        assert r.energy.macs_per_frame > 0 and r.energy.weight_bytes_per_frame > 0
+        assert (r.energy.measured_joules_per_frame is None) == r.energy.measured_source.startswith("unavailable")
+    assert eager.per_frame_kind == onnx.per_frame_kind  # the eager row runs the bundle's weights and options
+    assert onnx.size_mb > 0 and eager.size_mb is None
+    assert run.device.kind == "host" and run.device.cpu_count
+    table = (out / "bench.md").read_text()
+    assert "| pytorch-eager | pytorch | fp32 |" in table and onnx.name in table
+    assert (out / "latency.png").stat().st_size > 1000 and (out / "summary.png").stat().st_size > 1000
+    assert not (out / "raw" / "clip").exists()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--device", "watch"], "--device watch: expected host, android"),
+    (["--bundle", "nowhere"], "nowhere"),
+    (["--tau", "2"], "--tau 2.0: expected a probability"),
+    (["--clip", "my.mp4"], "--clip my.mp4: a video or frame folder needs --mask"),
+    (["--frames", "1"], "--frames 1: expected at least 2"),
+    (["--device", "android", "--no-plots"], "pass --bundle DIR"),
+])
+def test_bad_input_fails_before_any_work(argv, needle, tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert bench_cli.main([*argv, "--out", str(out)]) == 2
+    assert needle in capsys.readouterr().err
+    assert not out.exists()
+
+
+FAKE_ADB = r'''#!PYTHON
+import json, os, sys
+args = sys.argv[1:]
+log = os.environ["FAKE_ADB_LOG"]
+with open(log, "a") as f:
+    f.write(json.dumps(args) + "\n")
+if args[:2] == ["-s", "SERIAL1"]:
+    args = args[2:]
+joined = " ".join(args)
+if joined.startswith("shell getprop"):
+    print({"ro.product.manufacturer": "Google", "ro.product.model": "Pixel 8", "ro.build.version.release": "15",
+           "ro.build.version.sdk": "35", "ro.soc.model": "Tensor G3"}.get(args[2], ""))
+elif joined == "shell dumpsys thermalservice":
+    print("IsStatusOverride: false\nThermal Status: 1\n")
+elif joined.startswith("shell cat /sys/devices/system/cpu"):
+    print("1704000\n2367000\n")
+elif joined == "shell dumpsys battery":
+    print("Current Battery Service state:\n  AC powered: false\n  USB powered: true\n  level: 80\n")
+elif args[:2] == ["shell", "pidof"]:
+    state = log + ".polls"
+    polls = int(open(state).read()) if os.path.exists(state) else 0
+    open(state, "w").write(str(polls + 1))
+    print("4242" if polls == 0 else "")
+elif args[0] == "exec-out":
+    print(open(os.environ["FAKE_ADB_RESULT"]).read())
+'''
+
+
+def test_android_device_pushes_starts_waits_and_reads_the_app_result(tmp_path, monkeypatch):
+    from reusevos_edge.bench.android import AndroidDevice
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    adb = bin_dir / "adb"
+    adb.write_text(FAKE_ADB.replace("PYTHON", sys.executable))
+    adb.chmod(adb.stat().st_mode | stat.S_IEXEC)
+    measured = dict.fromkeys(MEASUREMENT_KEYS, None)
+    measured.update(name="b1", target="executorch", precision="int8", bundle="b1", size_mb=4.8, load_ms=120.0,
+                    frames=4, per_frame_ms=[90.0, 40.0, 12.0, 41.0], per_frame_kind=["init", "computed", "reused",
+                    "computed"], per_subgraph_ms={"backbone_low": 9.0}, calls={"backbone_low": 4}, computed=2, reused=1,
+                    reuse_rate=1 / 3, cpu_seconds_per_frame=0.05, peak_memory_mb=88.0,
+                    energy_source="battery charge counter (app)", joules_per_frame=0.2)
+    (tmp_path / "result.json").write_text(json.dumps(measured))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_ADB_LOG", str(tmp_path / "adb.log"))
+    monkeypatch.setenv("FAKE_ADB_RESULT", str(tmp_path / "result.json"))
+    monkeypatch.setattr("reusevos_edge.bench.android.POLL_S", 0.01)
+    bundle = tmp_path / "b1"
+    bundle.mkdir()
+    plan = BenchPlan(name="b1", bundle=str(bundle), clip=ClipSpec(kind="synthetic", frames=4, size=(H, W)), tau=0.7)
+    device = AndroidDevice(serial="SERIAL1")
+    info = device.info()
+    assert (info.model, info.os, info.cpu_freq_mhz) == ("Google Pixel 8", "Android 15 (API 35)", [1704.0, 2367.0])
+    warnings = device.prepare(tmp_path / "work", [plan])
+    assert len(warnings) == 1 and "USB powered" in warnings[0] and "adb tcpip" in warnings[0]
+    assert len(list((tmp_path / "work" / "clip" / "frames").glob("*.jpg"))) == 4
+    result = bundle_result(device.measure(plan, tmp_path / "work"), tables=None, subgraph_precision={},
+                           memory_kind="PSS", where="android b1")
+    assert result.reuse_cost == pytest.approx(12 / 40.5) and result.energy.measured_joules_per_frame == 0.2
+    calls = [json.loads(line) for line in (tmp_path / "adb.log").read_text().splitlines()]
+    assert all(c[:2] == ["-s", "SERIAL1"] for c in calls)
+    start = next(c[2:] for c in calls if c[2:4] == ["shell", "am"])
+    assert start[:7] == ["shell", "am", "start", "-W", "-S", "-n", "org.reusevos.demo/.BenchmarkActivity"]
+    extras = dict(zip(start[8::3], zip(start[7::3], start[9::3])))
+    assert extras["bundle"] == ("--es", "/data/local/tmp/reusevos/bundles/b1")
+    assert extras["frame_count"] == ("--ei", "4") and extras["tau"] == ("--ef", "0.7")
+    assert sum(c[2:4] == ["shell", "pidof"] for c in calls) == 2  # polled until the app exited
+    assert calls[-1][2:] == ["exec-out", "run-as", "org.reusevos.demo", "cat", "files/bench/b1.json"]
+
+
+def test_a_result_missing_keys_names_the_device_and_bundle():
+    with pytest.raises(InputError, match=r"android b1: the measurement lacks \['name'"):
+        bundle_result({}, tables=None, subgraph_precision={}, memory_kind="PSS", where="android b1")
+    assert np.isfinite(Latency.from_ms([1.0, 2.0]).fps)
