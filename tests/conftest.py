@@ -141,3 +141,36 @@ def int8_parity():
         assert report.passed, report.summary()
         return worst
     return check
+
+
+# ---------------------------------------------------------------- fp32 bundles of the tiny model
+TINY_BUNDLE_SIZE = (64, 96)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundles(tmp_path_factory):
+    """``get(target, **options) -> BundleResult``: the tiny model (64x96) exported once per target and
+    options per test session, with tracker options that run both paths (tau 0, keyframe bound 2)."""
+    from reusevos_edge.converters.bundle import export_bundle
+    from reusevos_edge.converters.targets import validate_options
+    from reusevos_edge.model.registry import build_model
+    from reusevos_edge.model.subgraphs import build_subgraphs
+    from reusevos_edge.tracker.config import TrackerConfig
+
+    height, width = TINY_BUNDLE_SIZE
+    model = build_model("tiny")
+    subgraphs = build_subgraphs(model, height=height, width=width)
+    config = TrackerConfig(tau=0.0, keyframe_bound=2, update_every=2)
+    out, cache = tmp_path_factory.mktemp("bundles"), {}
+    backend_modules = {"onnx": "onnxruntime", "executorch": "executorch.runtime", "tflite": "litert_torch",
+                       "coreml": "coremltools"}
+
+    def get(target: str, **kw):
+        key = (target, tuple(sorted(kw.items())))
+        if key not in cache:
+            pytest.importorskip(backend_modules[target])
+            opts = validate_options(target=target, model="tiny", height=height, width=width, out_dir=out, **kw)
+            cache[key] = export_bundle(opts, model=model, subgraphs=subgraphs, tracker_config=config)
+        return cache[key]
+
+    return get

@@ -19,7 +19,6 @@ from reusevos_edge.bench.protocol import BenchPlan
 from reusevos_edge.bench.schema import SCHEMA, Latency, check_run
 from reusevos_edge.cli import bench as bench_cli
 from reusevos_edge.errors import InputError
-from reusevos_edge.tracker.config import TrackerConfig
 
 H, W = 64, 96
 
@@ -64,18 +63,8 @@ def test_check_run_names_the_source_of_a_bad_result():
 
 
 @pytest.fixture(scope="module")
-def onnx_bundle(tmp_path_factory) -> Path:
-    pytest.importorskip("onnxruntime")
-    from reusevos_edge.converters.bundle import export_bundle
-    from reusevos_edge.converters.targets import validate_options
-    from reusevos_edge.model.registry import build_model
-    from reusevos_edge.model.subgraphs import build_subgraphs
-
-    model = build_model("tiny")
-    opts = validate_options(target="onnx", model="tiny", height=H, width=W, out_dir=tmp_path_factory.mktemp("b"))
-    config = TrackerConfig(tau=0.0, keyframe_bound=2, update_every=2)  # reuse whenever allowed: both paths run
-    return export_bundle(opts, model=model, subgraphs=build_subgraphs(model, height=H, width=W),
-                         tracker_config=config).path
+def onnx_bundle(tiny_bundles) -> Path:
+    return tiny_bundles("onnx").path  # tau 0, keyframe bound 2: both paths run
 
 
 def test_host_run_writes_schema_json_table_and_plots(onnx_bundle, tmp_path, capsys):
@@ -101,12 +90,15 @@ def test_host_run_writes_schema_json_table_and_plots(onnx_bundle, tmp_path, caps
     assert "| pytorch-eager | pytorch | fp32 |" in table and onnx.name in table
     assert (out / "latency.png").stat().st_size > 1000 and (out / "summary.png").stat().st_size > 1000
     assert not (out / "raw" / "clip").exists()
+    assert check_run(run.to_json(), where="round trip") == run  # the schema reads back what it wrote
+    assert all(0 <= r.host_share < 1 for r in run.results)
 
 
 @pytest.mark.parametrize("argv, needle", [
     (["--device", "watch"], "--device watch: expected host, android"),
     (["--bundle", "nowhere"], "nowhere"),
-    (["--tau", "2"], "--tau 2.0: expected a probability"),
+    (["--tau", "2"], "--tau 2: expected a probability"),
+    (["--tau", "high"], "--tau high: expected a probability"),
     (["--clip", "my.mp4"], "--clip my.mp4: a video or frame folder needs --mask"),
     (["--frames", "1"], "--frames 1: expected at least 2"),
     (["--device", "android", "--no-plots"], "pass --bundle DIR"),
@@ -116,6 +108,13 @@ def test_bad_input_fails_before_any_work(argv, needle, tmp_path, capsys):
     assert bench_cli.main([*argv, "--out", str(out)]) == 2
     assert needle in capsys.readouterr().err
     assert not out.exists()
+
+
+def _fake_tool(bin_dir: Path, name: str, source: str) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    tool = bin_dir / name
+    tool.write_text(source.replace("PYTHON", sys.executable))
+    tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
 
 
 FAKE_ADB = r'''#!PYTHON
@@ -150,16 +149,8 @@ def test_android_device_pushes_starts_waits_and_reads_the_app_result(tmp_path, m
     from reusevos_edge.bench.android import AndroidDevice
 
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    adb = bin_dir / "adb"
-    adb.write_text(FAKE_ADB.replace("PYTHON", sys.executable))
-    adb.chmod(adb.stat().st_mode | stat.S_IEXEC)
-    measured = dict.fromkeys(MEASUREMENT_KEYS, None)
-    measured.update(name="b1", target="executorch", precision="int8", bundle="b1", size_mb=4.8, load_ms=120.0,
-                    frames=4, per_frame_ms=[90.0, 40.0, 12.0, 41.0], per_frame_kind=["init", "computed", "reused",
-                    "computed"], per_subgraph_ms={"backbone_low": 9.0}, calls={"backbone_low": 4}, computed=2, reused=1,
-                    reuse_rate=1 / 3, cpu_seconds_per_frame=0.05, peak_memory_mb=88.0,
-                    energy_source="battery charge counter (app)", joules_per_frame=0.2)
+    _fake_tool(bin_dir, "adb", FAKE_ADB)
+    measured = _app_measurement()
     (tmp_path / "result.json").write_text(json.dumps(measured))
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_ADB_LOG", str(tmp_path / "adb.log"))
@@ -177,6 +168,7 @@ def test_android_device_pushes_starts_waits_and_reads_the_app_result(tmp_path, m
     result = bundle_result(device.measure(plan, tmp_path / "work"), tables=None, subgraph_precision={},
                            memory_kind="PSS", where="android b1")
     assert result.reuse_cost == pytest.approx(12 / 40.5) and result.energy.measured_joules_per_frame == 0.2
+    assert result.host_share == pytest.approx(1 - 88 / 93)
     calls = [json.loads(line) for line in (tmp_path / "adb.log").read_text().splitlines()]
     assert all(c[:2] == ["-s", "SERIAL1"] for c in calls)
     start = next(c[2:] for c in calls if c[2:4] == ["shell", "am"])
@@ -186,6 +178,74 @@ def test_android_device_pushes_starts_waits_and_reads_the_app_result(tmp_path, m
     assert extras["frame_count"] == ("--ei", "4") and extras["tau"] == ("--ef", "0.7")
     assert sum(c[2:4] == ["shell", "pidof"] for c in calls) == 2  # polled until the app exited
     assert calls[-1][2:] == ["exec-out", "run-as", "org.reusevos.demo", "cat", "files/bench/b1.json"]
+
+
+def _app_measurement() -> dict:
+    """What a demo app's benchmark mode writes (the worker's keys), for one 4-frame run."""
+    measured = dict.fromkeys(MEASUREMENT_KEYS, None)
+    measured.update(name="b1", target="executorch", precision="int8", bundle="b1", size_mb=4.8, load_ms=120.0,
+                    frames=4, per_frame_ms=[90.0, 40.0, 12.0, 41.0], per_frame_subgraph_ms=[80.0, 38.0, 11.0, 39.0],
+                    per_frame_kind=["init", "computed", "reused", "computed"], tracker={"tau": 0.7},
+                    per_subgraph_ms={"backbone_low": 9.0}, calls={"backbone_low": 4}, computed=2, reused=1,
+                    reuse_rate=1 / 3, cpu_seconds_per_frame=0.05, peak_memory_mb=88.0,
+                    energy_source="battery charge counter (app)", joules_per_frame=0.2)
+    return measured
+
+
+FAKE_XCRUN = r'''#!PYTHON
+import json, os, shutil, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_XCRUN_LOG"], "a") as f:
+    f.write(json.dumps(args) + "\n")
+assert args[0] == "devicectl", args
+if args[1:3] == ["list", "devices"]:
+    devices = {"result": {"devices": [{"identifier": "UUID-1", "hardwareProperties": {"udid": "00008120-ABC",
+               "marketingName": "iPhone 15 Pro", "cpuType": {"name": "arm64e"}},
+               "deviceProperties": {"name": "Lab phone", "osVersionNumber": "18.1"}}]}}
+    open(args[args.index("--json-output") + 1], "w").write(json.dumps(devices))
+elif args[1:4] == ["device", "copy", "from"]:
+    shutil.copy(os.environ["FAKE_XCRUN_RESULT"], args[args.index("--destination") + 1])
+'''
+
+
+def test_ios_device_copies_launches_with_arguments_and_copies_the_result_back(tmp_path, monkeypatch):
+    from reusevos_edge.bench.ios import IosDevice
+
+    _fake_tool(tmp_path / "bin", "xcrun", FAKE_XCRUN)
+    (tmp_path / "result.json").write_text(json.dumps(_app_measurement()))
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_XCRUN_LOG", str(tmp_path / "xcrun.log"))
+    monkeypatch.setenv("FAKE_XCRUN_RESULT", str(tmp_path / "result.json"))
+    bundle = tmp_path / "b1"
+    bundle.mkdir()
+    plan = BenchPlan(name="b1", bundle=str(bundle), clip=ClipSpec(kind="synthetic", frames=3, size=(H, W)))
+    device = IosDevice(udid="00008120-ABC")
+    assert (device.info().model, device.info().os) == ("iPhone 15 Pro", "iOS 18.1")
+    with pytest.raises(InputError, match="no such device"):
+        IosDevice(udid="other").info()
+    device.prepare(tmp_path / "work", [plan])
+    result = bundle_result(device.measure(plan, tmp_path / "work"), tables=None, subgraph_precision={},
+                           memory_kind="footprint", where="ios b1")
+    assert result.computed == 2 and result.latency.trimmed_mean_ms > 0
+    calls = [json.loads(line)[1:] for line in (tmp_path / "xcrun.log").read_text().splitlines()]
+    launch = next(c for c in calls if c[:3] == ["device", "process", "launch"])
+    assert launch[3:5] == ["--device", "00008120-ABC"] and "--console" in launch
+    app_args = launch[launch.index("--") + 1:]  # devicectl's options end before the app's own
+    assert app_args[0] == "org.reusevos.demo"
+    assert dict(zip(app_args[1::2], app_args[2::2]))["--bundle"] == "Documents/reusevos/bundles/b1"
+    copies = [c for c in calls if c[:3] == ["device", "copy", "to"]]
+    assert [c[c.index("--destination") + 1] for c in copies] == [
+        "Documents/reusevos/clip/frames", "Documents/reusevos/clip/mask.png", "Documents/reusevos/bundles/b1"]
+    with pytest.raises(InputError, match="--device ios:UDID"):
+        IosDevice(udid=None).measure(plan, tmp_path / "work")
+
+
+def test_a_phone_tool_that_is_not_installed_is_named(monkeypatch, tmp_path):
+    from reusevos_edge.bench.android import AndroidDevice
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(InputError, match="'adb' is not on PATH"):
+        AndroidDevice().info()
 
 
 def test_a_result_missing_keys_names_the_device_and_bundle():

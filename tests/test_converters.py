@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from reusevos_edge.converters import parity
-from reusevos_edge.converters.bundle import export_bundle
 from reusevos_edge.converters.targets import validate_options
 from reusevos_edge.data.clip import parity_clip
 from reusevos_edge.errors import InputError
@@ -27,8 +26,6 @@ H, W = 64, 96
 FRAMES = 10
 # tau 0 reuses whenever allowed: with the keyframe bound both the reuse and the compute path run
 CONFIG = TrackerConfig(tau=0.0, keyframe_bound=2, update_every=2)
-BACKEND_MODULES = {"onnx": "onnxruntime", "executorch": "executorch.runtime", "tflite": "litert_torch",
-                   "coreml": "coremltools"}
 
 
 @pytest.fixture(scope="module")
@@ -43,20 +40,9 @@ def clip():
 
 
 @pytest.fixture(scope="module")
-def bundles(tiny, tmp_path_factory):
-    """Export on demand, once per target per module: target -> BundleResult."""
-    model, subgraphs, _ = tiny
-    out, cache = tmp_path_factory.mktemp("bundles"), {}
-
-    def get(target: str, **kw):
-        key = (target, tuple(sorted(kw.items())))
-        if key not in cache:
-            pytest.importorskip(BACKEND_MODULES[target])
-            opts = validate_options(target=target, model="tiny", height=H, width=W, out_dir=out, **kw)
-            cache[key] = export_bundle(opts, model=model, subgraphs=subgraphs, tracker_config=CONFIG)
-        return cache[key]
-
-    return get
+def bundles(tiny_bundles):
+    """Export on demand, once per target per session (conftest.tiny_bundles: these weights, CONFIG)."""
+    return tiny_bundles
 
 
 # -- options --------------------------------------------------------------------------------

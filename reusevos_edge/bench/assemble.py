@@ -15,7 +15,7 @@ from .energy import frame_proxies, weight_bytes
 from .schema import BundleResult, Energy, Latency, Memory
 
 MEASUREMENT_KEYS = ("name", "target", "precision", "bundle", "size_mb", "load_ms", "frames", "per_frame_ms",
-                    "per_frame_kind", "per_subgraph_ms", "calls", "computed", "reused", "reuse_rate",
+                    "per_frame_subgraph_ms", "per_frame_kind", "tracker", "per_subgraph_ms", "calls", "computed", "reused", "reuse_rate",
                     "cpu_seconds_per_frame", "peak_memory_mb", "joules_per_frame", "energy_source")
 
 
@@ -59,6 +59,7 @@ def bundle_result(m: dict, *, tables: Tables | None, subgraph_precision: dict[st
                         latency=Latency.from_ms(ms[1:]), per_frame_ms=ms, per_frame_kind=kinds,
                         per_subgraph_ms=m["per_subgraph_ms"], calls=m["calls"], computed=m["computed"],
                         reused=m["reused"], reuse_rate=m["reuse_rate"], reuse_cost=reuse_cost(ms, kinds),
+                        host_share=host_share(ms, m["per_frame_subgraph_ms"]), tracker=m["tracker"],
                         memory=Memory(peak_mb=m["peak_memory_mb"], kind=memory_kind), energy=energy,
                         notes=list(m.get("notes", [])))
 
@@ -70,3 +71,9 @@ def reuse_cost(ms: list[float], kinds: list[str]) -> float | None:
     if not reused or not computed:
         return None
     return float(np.mean(reused) / np.mean(computed))
+
+
+def host_share(frame_ms: list[float], subgraph_ms: list[float]) -> float:
+    """1 - (time inside subgraph calls) / (frame time), over the frames after the first."""
+    total = float(np.sum(frame_ms[1:]))
+    return 1.0 - float(np.sum(subgraph_ms[1:])) / total if total > 0 else 0.0

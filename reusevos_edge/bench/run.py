@@ -28,7 +28,7 @@ def run_bench(device: Device, plans: list[BenchPlan], *, workdir: Path, tables: 
     warnings += device.finish()
     first = plans[0]
     protocol = {"cooldown_s": first.cooldown_s, "warmup_frames": first.warmup_frames, "threads": first.threads,
-                "tau_override": first.tau, "latency": "tracker step per frame after the init frame; trimmed mean "
+                "latency": "tracker step per frame after the init frame; trimmed mean "
                 "keeps the middle 80 %", "warnings": warnings}
     run = BenchRun(schema=SCHEMA, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), device=info, clip=clip,
                    protocol=protocol, results=results)

@@ -81,7 +81,8 @@ class BundleResult:
     per_frame_ms / per_frame_kind: every frame's tracker step ("init", "computed", "reused" or
     "mixed" when objects of one frame disagree); per_subgraph_ms: mean ms per call; calls: calls per
     subgraph over the timed frames; computed/reused: object-frames; reuse_cost: mean ms of a reused
-    frame / mean ms of a computed frame (None without both).
+    frame / mean ms of a computed frame (None without both); host_share: the share of the frame time
+    (frames after the first) spent in host code between subgraph calls; tracker: the options it ran.
     """
 
     name: str
@@ -100,6 +101,8 @@ class BundleResult:
     reused: int
     reuse_rate: float | None
     reuse_cost: float | None
+    host_share: float
+    tracker: dict
     memory: Memory
     energy: Energy
     notes: list[str] = field(default_factory=list)

@@ -18,14 +18,23 @@ class TimingRunner:
     def __init__(self, inner: Runner) -> None:
         self.inner, self.subgraphs = inner, inner.subgraphs
         self.ms: dict[str, list[float]] = defaultdict(list)
+        self.lap_ms = 0.0
 
     def clear(self) -> None:
         self.ms.clear()
+        self.lap_ms = 0.0
+
+    def lap(self) -> float:
+        """ms spent inside subgraph calls since the last lap (or clear)."""
+        lap, self.lap_ms = self.lap_ms, 0.0
+        return lap
 
     def run(self, name: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         start = time.perf_counter()
         out = self.inner.run(name, feeds)
-        self.ms[name].append(1e3 * (time.perf_counter() - start))
+        elapsed = 1e3 * (time.perf_counter() - start)
+        self.ms[name].append(elapsed)
+        self.lap_ms += elapsed
         return out
 
     def mean_ms(self) -> dict[str, float]:

@@ -16,6 +16,7 @@ run measured). DIR is written as a hidden sibling and renamed when complete.
 from __future__ import annotations
 
 import argparse
+import itertools
 import shutil
 import sys
 import time
@@ -36,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--davis", type=Path, default=None, help="DAVIS root for --clip SEQUENCE (480p frames)")
     p.add_argument("--mask", type=Path, default=None, help="first-frame palette PNG for --clip VIDEO")
     p.add_argument("--frames", type=int, default=None, help="at most this many frames (synthetic default 48)")
-    p.add_argument("--tau", type=float, default=None, help="override every row's tau (default: each bundle's own)")
+    p.add_argument("--tau", action="append", default=None, metavar="T|own",
+                   help="tau for every row (default: each bundle's own); repeat for one row per value, e.g. "
+                        "--tau 1 --tau own: the report then sets each row's speed-up next to its analytic bound")
     p.add_argument("--threads", type=int, default=1, help="CPU threads per runtime (default 1)")
     p.add_argument("--cooldown", type=float, default=2.0, help="seconds of rest before each row (default 2)")
     p.add_argument("--warmup", type=int, default=3, help="untimed warm-up frames per row (default 3)")
@@ -49,9 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _taus(values: list[str] | None) -> list[float | None]:
+    """--tau values: floats in [0, 1] or "own" (None: the row's own tau)."""
+    taus = []
+    for value in values or ["own"]:
+        try:
+            tau = None if value == "own" else float(value)
+        except ValueError:
+            tau = -1.0
+        if tau is not None and not 0.0 <= tau <= 1.0:
+            raise InputError(f"--tau {value}: expected a probability in [0, 1] or 'own'")
+        taus.append(tau)
+    return list(dict.fromkeys(taus))
+
+
 def _check_numbers(args: argparse.Namespace) -> None:
-    if args.tau is not None and not 0.0 <= args.tau <= 1.0:
-        raise InputError(f"--tau {args.tau}: expected a probability in [0, 1]")
+    args.taus = _taus(args.tau)
     if args.threads < 1:
         raise InputError(f"--threads {args.threads}: expected at least 1")
     if args.cooldown < 0 or args.warmup < 0:
@@ -78,20 +94,21 @@ def _plans(args: argparse.Namespace, manifests: list[dict], device) -> tuple[lis
     size = tuple(manifests[0]["frame_size"]) if manifests else DEFAULT_SIZE
     variant = (manifests[0].get("model") or {}).get("variant") if manifests else DEFAULT_MODEL
     spec = clip_spec(clip=args.clip, davis=args.davis, mask=args.mask, frames=args.frames, size=size)
-    common = dict(clip=spec, size=size, threads=args.threads, tau=args.tau, warmup_frames=args.warmup,
-                  cooldown_s=args.cooldown)
-    plans, precisions = [], {}
+    common = dict(clip=spec, size=size, threads=args.threads, warmup_frames=args.warmup, cooldown_s=args.cooldown)
+    rows = []  # (name, plan arguments, precision per subgraph)
     if device.runs_eager and not args.no_eager:  # the first bundle's weights and options, when it names them
         model = (manifests[0].get("model") or {}) if manifests else {}
         checkpoint = model.get("checkpoint") if model.get("checkpoint") and Path(model["checkpoint"]).is_file() else None
-        plans.append(BenchPlan(name=EAGER, model=variant or DEFAULT_MODEL, checkpoint=checkpoint,
-                               tracker=manifests[0].get("tracker") if manifests else None, **common))
-        precisions[EAGER] = {}
+        rows.append((EAGER, dict(model=variant or DEFAULT_MODEL, checkpoint=checkpoint,
+                                 tracker=manifests[0].get("tracker") if manifests else None), {}))
     for path, manifest in zip(args.bundle, manifests):
-        name = path.resolve().name
+        rows.append((path.resolve().name, dict(bundle=str(path.resolve())), dict(manifest.get("subgraph_precision") or {})))
+    plans, precisions = [], {}
+    for (name, kwargs, precision), tau in itertools.product(rows, args.taus):
+        name = name if len(args.taus) == 1 else f"{name}@tau={'own' if tau is None else f'{tau:g}'}"
         name = name if name not in precisions else f"{name}-{len(plans)}"
-        plans.append(BenchPlan(name=name, bundle=str(path.resolve()), **common))
-        precisions[name] = dict(manifest.get("subgraph_precision") or {})
+        plans.append(BenchPlan(name=name, tau=tau, **kwargs, **common))
+        precisions[name] = precision
     if not plans:
         raise InputError("nothing to benchmark: pass --bundle DIR (a phone cannot run the PyTorch eager row)")
     return plans, precisions
