@@ -16,7 +16,6 @@ Writes ``int8_<size>_<UTC stamp>.json`` and ``.md`` into ``--out``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 from reusevos_edge.fileio import write_json, write_text
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SPEED_SEQUENCE = "blackswan"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -73,14 +73,18 @@ def agreement(a: dict, b: dict) -> float:
     return same / total if total else float("nan")
 
 
-def speed(runner, config, clip) -> float:
-    from reusevos_edge.converters.parity import trimmed_mean
-    from reusevos_edge.tracker.run import track_clip
-    from reusevos_edge.tracker.tracker import Tracker
+def speed(args, *, bundle: str | None, size: tuple[int, int]) -> float:
+    """Trimmed-mean ms/frame of the bundle (None: PyTorch eager lite0) by the reusevos-bench protocol
+    (``reusevos_edge.bench.protocol``: load, 3 warm-up frames, the clip), in this process."""
+    from reusevos_edge.bench.assemble import bundle_result
+    from reusevos_edge.bench.clips import ClipSpec
+    from reusevos_edge.bench.protocol import BenchPlan, measure
 
-    tracker = Tracker(runner=runner, config=config)
-    track_clip(tracker, dataclasses.replace(clip, frames=clip.frames[:3], frame_count=3))
-    return 1e3 * trimmed_mean(track_clip(tracker, clip).seconds[1:])
+    clip = ClipSpec(kind="davis", root=str(args.davis), sequence=SPEED_SEQUENCE, frames=args.frames, size=size)
+    plan = BenchPlan(name=Path(bundle).name if bundle else "pytorch-eager", bundle=bundle, size=size, clip=clip,
+                     threads=args.threads, cooldown_s=0.0)
+    result = bundle_result(measure(plan), tables=None, subgraph_precision={}, memory_kind="-", where=plan.name)
+    return result.latency.trimmed_mean_ms
 
 
 def markdown(result: dict) -> str:
@@ -100,7 +104,6 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from reusevos_edge.data.clip import parity_clip
     from reusevos_edge.data.davis import DavisDataset
     from reusevos_edge.model.registry import build_model
     from reusevos_edge.runtime.bundle import load_bundle_runner
@@ -114,7 +117,6 @@ def main(argv=None) -> int:
     height, width = runners[0].manifest["frame_size"]
     model = build_model("lite0")
     eager = TorchRunner(model=model, height=height, width=width, threads=args.threads)
-    clip = parity_clip(height=height, width=width, num_frames=args.frames, davis_root=args.davis)
     rows = []
     for name, runner in [("pytorch-eager", eager), *((r.target.name, r) for r in runners)]:
         manifest = getattr(runner, "manifest", None)
@@ -123,7 +125,8 @@ def main(argv=None) -> int:
         rows.append({"runtime": name, "precision": manifest["precision"] if manifest else "fp32",
                      "quantization": (manifest.get("quantization") or {}).get("method", "-") if manifest else "-",
                      "bundle": str(runner.bundle_dir) if manifest else None, **acc,
-                     "ms_per_frame": speed(runner, config, clip),
+                     "ms_per_frame": speed(args, bundle=str(runner.bundle_dir) if manifest else None,
+                                           size=(height, width)),
                      "size_mb": bundle_size_bytes(runner.bundle_dir) / 1e6 if manifest else None})
         print(f"{name} {rows[-1]['precision']}: J&F {acc['jf']:.1f}, {rows[-1]['ms_per_frame']:.1f} ms/frame", flush=True)
     reference = rows[0]
@@ -134,7 +137,7 @@ def main(argv=None) -> int:
         r["speedup"] = fp32["ms_per_frame"] / r["ms_per_frame"] if fp32 and r["precision"] != "fp32" else None
         r["size_ratio"] = r["size_mb"] / fp32["size_mb"] if fp32 and r["size_mb"] and fp32["size_mb"] else None
     result = {"size": f"{height}x{width}", "threads": args.threads, "sequences": [s.name for s in sequences],
-              "speed_clip": clip.name, "frames": clip.frame_count, "rows": rows}
+              "speed_clip": f"davis/{SPEED_SEQUENCE}", "frames": args.frames, "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"int8_{height}x{width}_{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     write_json(stem.with_suffix(".json"), result)

@@ -252,3 +252,46 @@ def test_a_result_missing_keys_names_the_device_and_bundle():
     with pytest.raises(InputError, match=r"android b1: the measurement lacks \['name'"):
         bundle_result({}, tables=None, subgraph_precision={}, memory_kind="PSS", where="android b1")
     assert np.isfinite(Latency.from_ms([1.0, 2.0]).fps)
+
+
+# ---------------------------------------------------------------- tau calibrated to the device
+def test_choose_takes_the_best_jf_among_settings_that_meet_the_target():
+    from reusevos_edge.bench.calibrate import SweepRow, Target, choose
+
+    rows = [SweepRow(1.0, 1, 80.0, 0.0, 50.0), SweepRow(0.5, 1, 78.0, 0.5, 30.0), SweepRow(0.7, 2, 79.0, 0.45, 33.0),
+            SweepRow(0.4, 2, 70.0, 0.6, 25.0)]
+    assert choose(rows, Target(reuse=0.4)).tau == 0.7
+    assert choose(rows, Target(latency_ms=31.0)).tau == 0.5
+    with pytest.raises(InputError, match="closest is tau 0.4"):
+        choose(rows, Target(reuse=0.9))
+    with pytest.raises(InputError, match="exactly one of --reuse-target"):
+        Target(reuse=0.3, latency_ms=10.0)
+
+
+def test_calibrate_tau_writes_the_choice_into_the_manifest_and_the_bundle_still_verifies(
+        onnx_bundle, tmp_path, capsys):
+    import shutil
+
+    from reusevos_edge.data.synthetic import make_clip
+    from reusevos_edge.runtime.bundle import load_bundle_runner
+    from conftest import write_davis_tree
+
+    root = write_davis_tree(tmp_path / "davis", {
+        "a": make_clip(num_frames=5, height=H, width=W, speed_px=1.0, seed=1),
+        "b": make_clip(num_frames=5, height=H, width=W, speed_px=3.0, seed=2),
+        "c": make_clip(num_frames=5, height=H, width=W, speed_px=2.0, seed=3)}, res="288p", split="train")
+    bundle = tmp_path / "bundle"
+    shutil.copytree(onnx_bundle, bundle)
+    argv = ["--bundle", str(bundle), "--calibrate-tau", "--reuse-target", "0.3", "--calibration", str(root),
+            "--calibration-split", "train", "--taus", "0,0.5,1", "--keyframe-bounds", "2", "--no-progress"]
+    before = (bundle / "manifest.json").read_text()
+    assert bench_cli.main([*argv[:3], "--reuse-target", "0.99", *argv[5:]]) == 2  # tau 0 with bound 2 reuses 2/3
+    assert "no swept setting reaches reuse rate >= 0.99" in capsys.readouterr().err
+    assert (bundle / "manifest.json").read_text() == before  # nothing written when nothing qualifies
+    assert bench_cli.main(argv) == 0, capsys.readouterr().err
+    assert "chose tau" in capsys.readouterr().out
+    manifest = load_bundle_runner(bundle).manifest  # checksums renewed: the bundle still verifies
+    record = manifest["tracker_calibration"]
+    assert record["sequences"] == ["a", "b", "c"] and len(record["sweep"]) == 3
+    assert manifest["tracker"]["tau"] == record["chosen"]["tau"] and manifest["tracker"]["keyframe_bound"] == 2
+    assert record["chosen"]["reuse_rate"] >= 0.3 and record["chosen"]["tau"] < 1.0

@@ -2,7 +2,9 @@
 
     reusevos-bench --bundle DIR [--bundle DIR ...] [--device host|android[:SERIAL]|ios[:UDID]]
                    [--clip DAVIS_SEQ_OR_VIDEO [--davis ROOT | --mask FIRST.png]] [--frames N]
-                   [--tau T] [--threads N] [--cooldown S] [--warmup N] [--out DIR]
+                   [--tau T|own ...] [--threads N] [--cooldown S] [--warmup N] [--out DIR]
+    reusevos-bench --bundle DIR --calibrate-tau (--reuse-target R | --latency-budget-ms X)
+                   --calibration DAVIS_ROOT [--taus 0.4,0.5,...] [--keyframe-bounds 1,2]
 
 Each bundle (any target, any precision), and on the host PyTorch eager as the reference row, runs
 the protocol of ``reusevos_edge.bench.protocol`` on the clip (default: the generated demo clip at
@@ -11,6 +13,12 @@ the bundles' frame size; ``--clip blackswan --davis ROOT`` a DAVIS 480p sequence
 ``bench.json`` (schema ``reusevos-bench/1``), ``bench.md`` (the table), ``latency.png`` and
 ``summary.png`` (matplotlib, the ``plot`` extra; ``--no-plots`` skips them) and ``raw/`` (what each
 run measured). DIR is written as a hidden sibling and renamed when complete.
+
+``--calibrate-tau`` instead sweeps tau and the keyframe bound over DAVIS training sequences
+(``--calibration-split``, default train-holdout, 288p) with the bundle on this host's runtime, picks
+the setting that meets the reuse target or the latency budget with the best J&F, writes it into the
+bundle's manifest (``tracker`` section plus a ``tracker_calibration`` record; checksums renewed) and
+prints the sweep. Every tool that runs the bundle then uses that tau by default.
 """
 
 from __future__ import annotations
@@ -49,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--app", type=Path, default=None, help="ios: install this demo .app first")
     p.add_argument("--out", type=Path, default=None, help="output folder (default reusevos-bench-<UTC time>)")
     p.add_argument("--no-progress", action="store_true")
+    cal = p.add_argument_group("tau calibrated to the device")
+    cal.add_argument("--calibrate-tau", action="store_true", help="sweep tau / keyframe bound and write the choice "
+                     "into the bundle's manifest")
+    cal.add_argument("--reuse-target", type=float, default=None, help="reach this reuse rate (0-1)")
+    cal.add_argument("--latency-budget-ms", type=float, default=None, help="stay within this mean ms/frame")
+    cal.add_argument("--calibration", type=Path, default=None, help="DAVIS root with the training sequences")
+    cal.add_argument("--calibration-split", default="train-holdout", help="its sequences (default train-holdout)")
+    cal.add_argument("--calibration-res", default="288p", help="their resolution folder (default 288p)")
+    cal.add_argument("--taus", default=None, help="comma-separated taus to sweep (default 0.4,...,0.9,1)")
+    cal.add_argument("--keyframe-bounds", default=None, help="comma-separated keyframe bounds, -1 = none "
+                     "(default 1,2)")
     return p
 
 
@@ -67,7 +86,7 @@ def _taus(values: list[str] | None) -> list[float | None]:
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
-    args.taus = _taus(args.tau)
+    args.tau_rows = _taus(args.tau)
     if args.threads < 1:
         raise InputError(f"--threads {args.threads}: expected at least 1")
     if args.cooldown < 0 or args.warmup < 0:
@@ -104,8 +123,8 @@ def _plans(args: argparse.Namespace, manifests: list[dict], device) -> tuple[lis
     for path, manifest in zip(args.bundle, manifests):
         rows.append((path.resolve().name, dict(bundle=str(path.resolve())), dict(manifest.get("subgraph_precision") or {})))
     plans, precisions = [], {}
-    for (name, kwargs, precision), tau in itertools.product(rows, args.taus):
-        name = name if len(args.taus) == 1 else f"{name}@tau={'own' if tau is None else f'{tau:g}'}"
+    for (name, kwargs, precision), tau in itertools.product(rows, args.tau_rows):
+        name = name if len(args.tau_rows) == 1 else f"{name}@tau={'own' if tau is None else f'{tau:g}'}"
         name = name if name not in precisions else f"{name}-{len(plans)}"
         plans.append(BenchPlan(name=name, tau=tau, **kwargs, **common))
         precisions[name] = precision
@@ -129,12 +148,58 @@ def _tables(plans):
     return Tables.of(build_subgraphs(model, height=plan.size[0], width=plan.size[1]))
 
 
+def _numbers(text: str | None, default, *, flag: str, kind=float) -> tuple:
+    if text is None:
+        return tuple(default)
+    try:
+        return tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InputError(f"{flag} {text}: expected comma-separated numbers") from None
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    """--calibrate-tau: checks, the sweep, the choice written into the bundle (see the module doc)."""
+    from ..bench.calibrate import DEFAULT_KEYFRAME_BOUNDS, DEFAULT_TAUS, Target, choose, sweep, table, write_choice
+    from ..data.davis import DavisDataset
+    from ..runtime.bundle import load_bundle_runner
+    from ..tracker.config import TrackerConfig
+
+    target = Target(reuse=args.reuse_target, latency_ms=args.latency_budget_ms)
+    if len(args.bundle) != 1 or args.device != "host":
+        raise InputError("--calibrate-tau takes exactly one --bundle and runs on --device host (a phone's sweep "
+                         "would run in its app, which does not exist yet)")
+    if args.calibration is None:
+        raise InputError("--calibrate-tau needs --calibration DAVIS_ROOT (its training sequences are swept)")
+    taus = _numbers(args.taus, DEFAULT_TAUS, flag="--taus")
+    bounds = _numbers(args.keyframe_bounds, DEFAULT_KEYFRAME_BOUNDS, flag="--keyframe-bounds", kind=int)
+    if not taus or any(not 0.0 <= t <= 1.0 for t in taus):
+        raise InputError(f"--taus {args.taus}: expected taus in [0, 1]")
+    bounds = tuple(None if b == -1 else b for b in bounds)
+    if any(b is not None and b < 0 for b in bounds):
+        raise InputError(f"--keyframe-bounds {args.keyframe_bounds}: expected integers >= 0, or -1 for none")
+    sequences = DavisDataset(root=args.calibration, res=args.calibration_res).sequences(args.calibration_split)
+    manifest = _bundles(args.bundle)[0]
+    runner = load_bundle_runner(args.bundle[0], num_threads=args.threads)
+    base = TrackerConfig.from_json(manifest.get("tracker") or {}, where=f"bundle {args.bundle[0]}")
+    rows = sweep(runner, base, sequences, taus=taus, keyframe_bounds=bounds, progress=not args.no_progress)
+    choice = choose(rows, target)
+    write_choice(args.bundle[0], manifest, choice, target=target, rows=rows, sequences=[s.name for s in sequences],
+                 device=f"host, {args.threads} thread(s)")
+    print(table(rows, choice))
+    print(f"chose tau {choice.tau:g}, keyframe bound {choice.keyframe_bound} for {target.describe()}: J&F "
+          f"{choice.jf:.1f}, reuse {choice.reuse_rate:.3f}, {choice.ms_per_frame:.1f} ms/frame on "
+          f"{args.calibration_split}; written into {args.bundle[0]}/manifest.json")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..bench.devices import open_device
     from ..bench.report import markdown
     from ..bench.run import run_bench
 
     _check_numbers(args)
+    if args.calibrate_tau:
+        return calibrate(args)
     device = open_device(args.device, apk=args.apk, app=args.app)
     manifests = _bundles(args.bundle)
     plans, precisions = _plans(args, manifests, device)

@@ -316,7 +316,7 @@ def print_next(rows: list[Row]) -> None:
     if good is not None:
         name = Path(good.path).name
         print(f"\nnext: reusevos-track --demo --bundle {good.path} --out runs/demo_{name}")
-        print(f"      python benchmarks/bench_runtimes.py --bundles {Path(good.path).parent}")
+        print(f"      reusevos-bench --bundle {good.path} --out runs/bench_{name}")
 
 
 def main(argv: list[str] | None = None) -> int:
