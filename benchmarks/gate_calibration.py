@@ -27,14 +27,13 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from reusevos_edge.cli.common import add_runner_args, add_selection_args, make_setup, run_cli, selected_sequences, selection_json
 from reusevos_edge.errors import InputError
-from reusevos_edge.fileio import atomic_write, prepare_output_dir, write_json, write_text
+from reusevos_edge.fileio import prepare_output_dir, write_json, write_text
 from reusevos_edge.metrics.calibration import expected_calibration_error, fit_logit_affine, reliability_bins, spearman
-from reusevos_edge.metrics.plot import BLACK, BLUE, FONT, ORANGE, Axes, encode_png
+from reusevos_edge.metrics.plot import pyplot, save
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
@@ -106,20 +105,26 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(result: dict, *, width: int = 700, height: int = 640) -> np.ndarray:
+def plot(result: dict, *, path: Path) -> Path:
     """Reliability diagram: mean IoU (y) vs mean P_gate (x) per bin, dot area by count, and the diagonal."""
+    plt = pyplot()
     o = result["overall"]
-    axes = Axes(width=width, height=height, x_range=(0.0, 1.0), y_range=(0.0, 1.0), x_step=0.1, y_step=0.1)
-    title = f"P_gate reliability ({result['config']['split'] or 'sequences'}): ECE {_fmt(o['ece'])}, Spearman {_fmt(o['spearman'], 2)}"
-    img = axes.draw(title=title, xlabel="P_gate (bin mean)", ylabel="IoU of consecutive masks (bin mean)", y_format="{:.1f}")
-    cv2.line(img, (axes.px(0), axes.py(0)), (axes.px(1), axes.py(1)), ORANGE, 1, cv2.LINE_AA)
+    fig, ax = plt.subplots(figsize=(7, 6.4))
+    ax.plot([0, 1], [0, 1], color="#e07b00", linewidth=1, label="perfect calibration")
     total = max(o["pairs"], 1)
-    for b in o["bins"]:
-        if b["count"]:
-            centre = (axes.px(b["mean_p"]), axes.py(b["mean_target"]))
-            cv2.circle(img, centre, int(4 + 20 * np.sqrt(b["count"] / total)), BLUE, -1, cv2.LINE_AA)
-            cv2.putText(img, str(b["count"]), (centre[0] + 8, centre[1] - 8), FONT, 0.4, BLACK, 1, cv2.LINE_AA)
-    return img
+    bins = [b for b in o["bins"] if b["count"]]
+    ax.scatter([b["mean_p"] for b in bins], [b["mean_target"] for b in bins], color="#1f5fbf",
+               s=[30 + 900 * b["count"] / total for b in bins], label="bins (area: pairs)")
+    for b in bins:
+        ax.annotate(str(b["count"]), (b["mean_p"], b["mean_target"]), textcoords="offset points", xytext=(7, 7),
+                    fontsize=8)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="P_gate (bin mean)", ylabel="IoU of consecutive masks (bin mean)",
+           title=f"P_gate reliability ({result['config']['split'] or 'sequences'}): ECE {_fmt(o['ece'])}, "
+                 f"Spearman {_fmt(o['spearman'], 2)}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return save(fig, path)
 
 
 FIT_SPLITS = ("train", "train-fit")
@@ -184,8 +189,7 @@ def run(args: argparse.Namespace) -> dict:
     stem = args.out_dir / f"gate_calibration_{args.split if args.sequences is None else 'sequences'}"
     write_json(stem.with_suffix(".json"), result)
     write_text(stem.with_suffix(".md"), markdown(result))
-    png = encode_png(plot(result))
-    atomic_write(stem.with_suffix(".png"), lambda temp: Path(temp).write_bytes(png))
+    plot(result, path=stem.with_suffix(".png"))
     print(markdown(result))
     print(f"wrote {stem}.json, .md, .png")
     return result

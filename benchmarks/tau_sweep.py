@@ -18,14 +18,11 @@ import math
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from reusevos_edge.cli.common import add_runner_args, add_selection_args, make_setup, run_cli, selected_sequences, selection_json
 from reusevos_edge.errors import InputError
-from reusevos_edge.fileio import atomic_write, prepare_output_dir, write_json, write_text
+from reusevos_edge.fileio import prepare_output_dir, write_json, write_text
 from reusevos_edge.metrics.evaluate import evaluate_one
-from reusevos_edge.metrics.plot import BLACK, BLUE, FONT, Axes, encode_png, nice_step
+from reusevos_edge.metrics.plot import pyplot, save
 from reusevos_edge.metrics.report import overall_json, sequence_json, summarize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -96,31 +93,22 @@ def markdown(rows: list[dict], config: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-# ------------------------------------------------------------------ plot (OpenCV)
+# ------------------------------------------------------------------ plot (matplotlib)
 
 
-def plot(rows: list[dict], *, title: str, width: int = 900, height: int = 600) -> np.ndarray:
-    """J&F (y, 0-100) vs reuse rate (x, 0-1), points joined in tau order, each labelled with its tau."""
-    pts = [(r["tau"], r["overall"]["reuse_rate"], r["overall"]["jf"]) for r in rows]
-    pts = [(t, x, y) for t, x, y in pts if x is not None and y is not None]
-    ys = [y for _, _, y in pts] or [0.0, 100.0]
-    step = nice_step(max(max(ys) - min(ys), 1.0))
-    lo = max(math.floor((min(ys) - step / 2) / step) * step, 0.0)
-    hi = min(math.ceil((max(ys) + step / 2) / step) * step, 100.0)
-    if hi <= lo:
-        lo, hi = max(lo - step, 0.0), min(hi + step, 100.0)
-    axes = Axes(width=width, height=height, x_range=(0.0, 1.0), y_range=(lo, hi), x_step=0.1, y_step=step)
-    img = axes.draw(title=title, xlabel="reuse rate", ylabel="J&F (%)")
-    ordered = sorted(pts, key=lambda p: -p[0])
-    for (_, xa, ya), (_, xb, yb) in zip(ordered, ordered[1:]):
-        cv2.line(img, (axes.px(xa), axes.py(ya)), (axes.px(xb), axes.py(yb)), BLUE, 2, cv2.LINE_AA)
-    for tau, x, y in ordered:
-        cv2.circle(img, (axes.px(x), axes.py(y)), 5, BLUE, -1, cv2.LINE_AA)
-        label = f"tau={tau:g}"
-        (tw, th), _ = cv2.getTextSize(label, FONT, 0.45, 1)
-        lx = axes.px(x) + 8 if axes.px(x) + 8 + tw < width - axes.right else axes.px(x) - 8 - tw
-        cv2.putText(img, label, (lx, axes.py(y) - 8), FONT, 0.45, BLACK, 1, cv2.LINE_AA)
-    return img
+def plot(rows: list[dict], *, title: str, path: Path) -> Path:
+    """J&F (y, 0-100) vs reuse rate (x, 0-1), points joined in tau order, each labelled with its tau; 900x600 PNG."""
+    plt = pyplot()
+    pts = sorted(((r["tau"], r["overall"]["reuse_rate"], r["overall"]["jf"]) for r in rows
+                  if r["overall"]["reuse_rate"] is not None and r["overall"]["jf"] is not None), key=lambda p: -p[0])
+    fig, ax = plt.subplots(figsize=(9, 6))
+    ax.plot([x for _, x, _ in pts], [y for _, _, y in pts], "o-", color="#1f5fbf")
+    for tau, x, y in pts:
+        ax.annotate(f"tau={tau:g}", (x, y), textcoords="offset points", xytext=(6, 6), fontsize=9)
+    ax.set(xlim=(0.0, 1.0), xlabel="reuse rate", ylabel="J&F (%)", title=title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save(fig, path)
 
 
 # ------------------------------------------------------------------ main
@@ -137,8 +125,7 @@ def run(args: argparse.Namespace) -> dict:
     write_json(out / "tau_sweep.json", payload)
     write_text(out / "tau_sweep.md", markdown(rows, config))
     title = f"J&F vs reuse rate ({config['model']}, {config['size']}, DAVIS {config['res']})"
-    png = encode_png(plot(rows, title=title))
-    atomic_write(out / "tau_sweep.png", lambda temp: Path(temp).write_bytes(png))
+    plot(rows, title=title, path=out / "tau_sweep.png")
     print(f"wrote {out / 'tau_sweep.json'}, {out / 'tau_sweep.md'}, {out / 'tau_sweep.png'}")
     return payload
 

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import require
+from ..metrics.plot import pyplot, save
 from .schema import BenchRun
 
 COLOURS = {"computed": "#d95f02", "reused": "#1b9e77", "mixed": "#7570b3", "init": "#666666"}
 
 
-def _pyplot():
-    matplotlib = require("matplotlib", extra="plot", purpose="reusevos-bench plots")
-    matplotlib.use("Agg")
-    return require("matplotlib.pyplot", extra="plot", purpose="reusevos-bench plots")
-
-
 def plot_run(run: BenchRun, out_dir: Path) -> list[Path]:
     """Write ``latency.png`` and ``summary.png`` into ``out_dir``; returns their paths."""
-    plt = _pyplot()
+    plt = pyplot()
     return [_latency(plt, run, out_dir / "latency.png"), _summary(plt, run, out_dir / "summary.png")]
 
 
@@ -38,9 +32,7 @@ def _latency(plt, run: BenchRun, path: Path) -> Path:
     axes[-1, 0].set_xlabel("frame")
     fig.suptitle(f"Per-frame latency on {run.device.kind} ({run.clip.get('name')})", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=110)
 
 
 def _summary(plt, run: BenchRun, path: Path) -> Path:
@@ -56,6 +48,4 @@ def _summary(plt, run: BenchRun, path: Path) -> Path:
     ax.set_ylim(0, max(values) * 1.3)
     ax.tick_params(axis="x", labelsize=8, rotation=20)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, dpi=110)

@@ -204,9 +204,9 @@ def run(args: argparse.Namespace) -> int:
     manifests = _bundles(args.bundle)
     plans, precisions = _plans(args, manifests, device)
     if not args.no_plots:
-        from ..bench.plots import _pyplot
+        from ..metrics.plot import pyplot
 
-        _pyplot()  # a missing plot extra fails now, not after the run
+        pyplot()  # a missing plot extra fails now, not after the run
     out = args.out or Path(f"reusevos-bench-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
     created = prepare_output_dir(out)
     with removed_on_failure(created), staged_dir(out) as temp:
