@@ -295,3 +295,14 @@ def test_calibrate_tau_writes_the_choice_into_the_manifest_and_the_bundle_still_
     assert record["sequences"] == ["a", "b", "c"] and len(record["sweep"]) == 3
     assert manifest["tracker"]["tau"] == record["chosen"]["tau"] and manifest["tracker"]["keyframe_bound"] == 2
     assert record["chosen"]["reuse_rate"] >= 0.3 and record["chosen"]["tau"] < 1.0
+
+
+def test_a_phone_that_is_not_connected_is_named(monkeypatch, tmp_path):
+    from reusevos_edge.bench.android import AndroidDevice
+
+    _fake_tool(tmp_path / "bin", "adb", "#!PYTHON\nimport sys\nsys.stderr.write(\"adb: device 'XYZ' not found\\n\")\n"
+               "sys.exit(1)\n")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(InputError, match="android device XYZ: `adb -s XYZ get-state` failed \\(exit 1\\): "
+                                         "adb: device 'XYZ' not found"):
+        AndroidDevice(serial="XYZ").info()

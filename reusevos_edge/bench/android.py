@@ -49,6 +49,7 @@ class AndroidDevice:
         return run_tool(["adb", *serial, *args], what=what, timeout=timeout)
 
     def info(self) -> DeviceInfo:
+        self.adb("get-state", what=f"android device {self.serial or '(the only one connected)'}")  # connected?
         prop = lambda key: self.adb("shell", "getprop", key, what="android device").strip()  # noqa: E731
         thermal = re.search(r"Thermal Status: (\d+)", self.adb("shell", "dumpsys", "thermalservice", what="thermal"))
         freqs = self.adb("shell", "cat /sys/devices/system/cpu/cpu*/cpufreq/scaling_cur_freq", what="cpu frequencies")
