@@ -115,9 +115,11 @@ def _plans(args: argparse.Namespace, manifests: list[dict], device) -> tuple[lis
     spec = clip_spec(clip=args.clip, davis=args.davis, mask=args.mask, frames=args.frames, size=size)
     common = dict(clip=spec, size=size, threads=args.threads, warmup_frames=args.warmup, cooldown_s=args.cooldown)
     rows = []  # (name, plan arguments, precision per subgraph)
-    if device.runs_eager and not args.no_eager:  # the first bundle's weights and options, when it names them
+    if device.runs_eager and not args.no_eager:  # the first bundle's options, and its weights when they are float
         model = (manifests[0].get("model") or {}) if manifests else {}
-        checkpoint = model.get("checkpoint") if model.get("checkpoint") and Path(model["checkpoint"]).is_file() else None
+        float_weights = bool(manifests) and manifests[0].get("precision") == "fp32"
+        checkpoint = model.get("checkpoint") if float_weights and model.get("checkpoint") else None
+        checkpoint = checkpoint if checkpoint and Path(checkpoint).is_file() else None
         rows.append((EAGER, dict(model=variant or DEFAULT_MODEL, checkpoint=checkpoint,
                                  tracker=manifests[0].get("tracker") if manifests else None), {}))
     for path, manifest in zip(args.bundle, manifests):
