@@ -3,6 +3,7 @@ Android device driven through a stand-in ``adb`` (what it sends and how it reads
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -178,6 +179,9 @@ def test_android_device_pushes_starts_waits_and_reads_the_app_result(tmp_path, m
     assert extras["frame_count"] == ("--ei", "4") and extras["tau"] == ("--ef", "0.7")
     assert sum(c[2:4] == ["shell", "pidof"] for c in calls) == 2  # polled until the app exited
     assert calls[-1][2:] == ["exec-out", "run-as", "org.reusevos.demo", "cat", "files/bench/b1.json"]
+    device.measure(dataclasses.replace(plan, tau=1.0), tmp_path / "work")  # the same bundle at another tau
+    calls = [json.loads(line) for line in (tmp_path / "adb.log").read_text().splitlines()]
+    assert sum(c[2] == "push" and c[3] == str(bundle) for c in calls) == 1  # pushed once
 
 
 def _app_measurement() -> dict:

@@ -43,6 +43,7 @@ class AndroidDevice:
     def __init__(self, *, serial: str | None = None, apk: Path | None = None, app_id: str = APP_ID) -> None:
         self.serial, self.apk, self.app_id = serial, apk, app_id
         self.clip_remote: tuple[str, str, int] | None = None
+        self.pushed: set[Path] = set()  # bundles already on the phone (one bundle may run at several taus)
 
     def adb(self, *args: str, what: str, timeout: float = 600) -> str:
         serial = ["-s", self.serial] if self.serial else []
@@ -82,7 +83,9 @@ class AndroidDevice:
     def measure(self, plan: BenchPlan, workdir: Path) -> dict:
         bundle = Path(require_bundle(plan, "an Android phone"))
         remote_bundle = f"{REMOTE}/bundles/{bundle.name}"
-        self.adb("push", str(bundle), f"{REMOTE}/bundles/", what=f"pushing {bundle}", timeout=1800)
+        if bundle not in self.pushed:
+            self.adb("push", str(bundle), f"{REMOTE}/bundles/", what=f"pushing {bundle}", timeout=1800)
+            self.pushed.add(bundle)
         frames, mask, count = self.clip_remote
         out = f"{plan.name}.json"
         extras = []

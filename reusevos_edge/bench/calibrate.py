@@ -87,13 +87,12 @@ def choose(rows: list[SweepRow], target: Target) -> SweepRow:
                      "widen --taus / --keyframe-bounds or relax the target")
 
 
-def write_choice(bundle: Path, manifest: dict, choice: SweepRow, *, target: Target, rows: list[SweepRow],
-                 sequences: list[str], device: str) -> dict:
-    """Store the chosen tau and keyframe bound in the bundle's tracker section, with a record of the sweep
-    (``tracker_calibration``), and renew the manifest's checksums. Returns the new tracker section."""
+def write_choice(bundle: Path, manifest: dict, base: TrackerConfig, choice: SweepRow, *, target: Target,
+                 rows: list[SweepRow], sequences: list[str], device: str) -> dict:
+    """Store ``base`` with the chosen tau and keyframe bound as the bundle's tracker section, with a record
+    of the sweep (``tracker_calibration``), and renew the manifest's checksums. Returns the new section."""
     from ..runtime.bundle_format import write_manifest
 
-    base = TrackerConfig.from_json(manifest.get("tracker") or {}, where=f"bundle {bundle}")
     tracker = base.replace(tau=choice.tau, keyframe_bound=choice.keyframe_bound).to_json()
     record = {"target": dataclasses.asdict(target), "chosen": dataclasses.asdict(choice), "device": device,
               "sequences": sequences, "sweep": [dataclasses.asdict(r) for r in rows],

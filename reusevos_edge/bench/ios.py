@@ -28,6 +28,7 @@ class IosDevice:
     def __init__(self, *, udid: str | None = None, app: Path | None = None, app_id: str = APP_ID) -> None:
         self.udid, self.app, self.app_id = udid, app, app_id
         self.clip_remote: tuple[str, str, int] | None = None
+        self.copied: set[Path] = set()  # bundles already in the app's container (one bundle may run at several taus)
 
     def devicectl(self, *args: str, what: str, timeout: float = 600) -> str:
         return run_tool(["xcrun", "devicectl", *args], what=what, timeout=timeout)
@@ -69,7 +70,9 @@ class IosDevice:
     def measure(self, plan: BenchPlan, workdir: Path) -> dict:
         bundle = Path(require_bundle(plan, "an iPhone"))
         remote_bundle = f"{CONTAINER}/bundles/{bundle.name}"
-        self.copy_to(bundle, remote_bundle, f"copying {bundle}")
+        if bundle not in self.copied:
+            self.copy_to(bundle, remote_bundle, f"copying {bundle}")
+            self.copied.add(bundle)
         frames, mask, count = self.clip_remote
         out = f"{plan.name}.json"
         args = []

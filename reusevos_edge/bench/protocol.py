@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..tracker.config import TrackerConfig
+from ..tracker.config import TrackerConfig, bundle_tracker_config
 from ..tracker.state import FrameRecord
 from .clips import ClipSpec, open_clip
 from .energy import RaplCounter
@@ -65,8 +65,7 @@ def open_runner(plan: BenchPlan):
         from ..runtime.bundle_format import bundle_size_bytes
 
         runner = load_bundle_runner(plan.bundle, num_threads=plan.threads)
-        section = runner.manifest.get("tracker")
-        config = TrackerConfig.from_json(section, where=f"bundle {plan.bundle}") if section else TrackerConfig()
+        config = bundle_tracker_config(runner.manifest, where=f"bundle {plan.bundle}")
         meta = {"target": runner.target.name, "precision": runner.manifest["precision"],
                 "size_mb": bundle_size_bytes(Path(plan.bundle)) / 1e6}
     else:

@@ -135,19 +135,15 @@ def _plans(args: argparse.Namespace, manifests: list[dict], device) -> tuple[lis
     return plans, precisions
 
 
-def _tables(plans):
+def _tables(manifests: list[dict], size: tuple[int, int]):
+    """MAC and weight tables of the first bundle's variant (the default model without bundles) at ``size``."""
     from ..bench.assemble import Tables
-    from ..model.registry import build_model
+    from ..model.registry import DEFAULT_MODEL, build_model
     from ..model.subgraphs import build_subgraphs
 
-    plan = plans[0]
-    variant = plan.model
-    if plan.bundle is not None:
-        from ..runtime.bundle_format import read_manifest
-
-        variant = (read_manifest(plan.bundle).get("model") or {}).get("variant") or variant
+    variant = ((manifests[0].get("model") or {}).get("variant") if manifests else None) or DEFAULT_MODEL
     model = build_model(variant, use_default_checkpoint=False, pretrained=False)  # MACs and sizes only
-    return Tables.of(build_subgraphs(model, height=plan.size[0], width=plan.size[1]))
+    return Tables.of(build_subgraphs(model, height=size[0], width=size[1]))
 
 
 def _numbers(text: str | None, default, *, flag: str, kind=float) -> tuple:
@@ -164,7 +160,7 @@ def calibrate(args: argparse.Namespace) -> int:
     from ..bench.calibrate import DEFAULT_KEYFRAME_BOUNDS, DEFAULT_TAUS, Target, choose, sweep, table, write_choice
     from ..data.davis import DavisDataset
     from ..runtime.bundle import load_bundle_runner
-    from ..tracker.config import TrackerConfig
+    from ..tracker.config import bundle_tracker_config
 
     target = Target(reuse=args.reuse_target, latency_ms=args.latency_budget_ms)
     if len(args.bundle) != 1 or args.device != "host":
@@ -182,10 +178,10 @@ def calibrate(args: argparse.Namespace) -> int:
     sequences = DavisDataset(root=args.calibration, res=args.calibration_res).sequences(args.calibration_split)
     manifest = _bundles(args.bundle)[0]
     runner = load_bundle_runner(args.bundle[0], num_threads=args.threads)
-    base = TrackerConfig.from_json(manifest.get("tracker") or {}, where=f"bundle {args.bundle[0]}")
+    base = bundle_tracker_config(manifest, where=f"bundle {args.bundle[0]}")
     rows = sweep(runner, base, sequences, taus=taus, keyframe_bounds=bounds, progress=not args.no_progress)
     choice = choose(rows, target)
-    write_choice(args.bundle[0], manifest, choice, target=target, rows=rows, sequences=[s.name for s in sequences],
+    write_choice(args.bundle[0], manifest, base, choice, target=target, rows=rows, sequences=[s.name for s in sequences],
                  device=f"host, {args.threads} thread(s)")
     print(table(rows, choice))
     print(f"chose tau {choice.tau:g}, keyframe bound {choice.keyframe_bound} for {target.describe()}: J&F "
@@ -216,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         raw.mkdir()
         clip = {"name": plans[0].clip.sequence or Path(plans[0].clip.path or "synthetic").name,
                 **plans[0].clip.to_json()}
-        result, warnings = run_bench(device, plans, workdir=raw, tables=_tables(plans), precisions=precisions,
+        result, warnings = run_bench(device, plans, workdir=raw, tables=_tables(manifests, plans[0].size), precisions=precisions,
                                      clip=clip, progress=not args.no_progress)
         shutil.rmtree(raw / "clip", ignore_errors=True)  # the clip's frames for a phone: large, re-creatable
         write_json(temp / "bench.json", result.to_json())

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 from ..data.davis import DavisDataset, Sequence as DavisSequence
 from ..errors import InputError, MissingExtraError
 from ..model.registry import CONFIGS, DEFAULT_MODEL, DEFAULT_SIZE, build_model, default_checkpoint, parse_size
-from ..tracker.config import TrackerConfig, tracker_defaults
+from ..tracker.config import TrackerConfig, bundle_tracker_config, tracker_defaults
 from ..tracker.tracker import Tracker
 
 GATE_FLAGS = {"tau": "--tau", "keyframe_bound": "--keyframe-bound", "locality_radius": "--locality-radius",
@@ -139,9 +139,7 @@ def _bundle_setup(args: argparse.Namespace, threads: int | None) -> Setup:
                          "drop --size (a bundle fixes its frame size)")
     if args.checkpoint is not None:
         _check_bundle_checkpoint(runner, args.checkpoint)
-    section = runner.manifest.get("tracker")
-    defaults = (TrackerConfig.from_json(section, where=f"bundle {args.bundle}") if section is not None
-                else TrackerConfig())
+    defaults = bundle_tracker_config(runner.manifest, where=f"bundle {args.bundle}")
     checkpoint = (runner.manifest.get("model") or {}).get("checkpoint")
     return Setup(runner, variant, size, str(args.checkpoint) if args.checkpoint else checkpoint, str(args.bundle),
                  tracker_config(args, defaults))

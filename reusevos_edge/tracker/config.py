@@ -98,6 +98,11 @@ def _integer(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def bundle_tracker_config(manifest: dict, *, where: str) -> TrackerConfig:
+    """The options a bundle's manifest carries (its ``tracker`` section; the paper's tracker without one)."""
+    return TrackerConfig.from_json(manifest.get("tracker") or {}, where=where)
+
+
 def tracker_defaults(model, *, checkpoint: str | Path | None = None, use_bundled: bool = True) -> TrackerConfig:
     """The options ``model``'s weights were tuned with: the ``tracker`` section of the checkpoint's JSON
     (``checkpoint``, else with ``use_bundled`` the variant's bundled checkpoint), else the paper's tracker
