@@ -17,7 +17,9 @@ converter fold each dequantize -> op -> quantize group into a TFLite int8 kernel
 weight as ``quantize(float constant)`` (``convert_pt2e(fold_quantize=False)``), so the int8 constants
 that ``convert_pt2e`` folds are unfolded first (exactly: same scale, same integers). A signature
 tensor at a quantize/dequantize boundary becomes int8; its scale and zero point are listed in the
-manifest (``export.io_quantization``), and the runtime quantizes and dequantizes there.
+manifest (``export.io_quantization``), and the runtime quantizes and dequantizes there. The
+converter leaves each int8 stride-2 'SAME' pad as a transposed copy before its conv;
+:func:`.tflite_rewrite.fold_same_pads` folds it back into the conv (exact; count in the manifest).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import torch
 from reusevos_edge.errors import InputError, require
 
 from .export_result import ExportResult
+from .tflite_rewrite import fold_same_pads
 
 log = logging.getLogger(__name__)
 TFLITE_NAME = "model.tflite"
@@ -50,9 +53,10 @@ def export_tflite(subgraphs, out_dir: Path, *, precision: str = "fp32") -> Expor
         log.warning("tflite: default layout pass failed (%s); retrying with GREEDY", str(exc).splitlines()[0])
         edge, partitioner = _convert(subgraphs, "GREEDY", quant_config), "GREEDY"
     edge.export(str(out_dir / TFLITE_NAME))
+    folded = fold_same_pads(out_dir / TFLITE_NAME)
     model = _read_model(out_dir / TFLITE_NAME)
     result = ExportResult(artifact=TFLITE_NAME, files=[TFLITE_NAME],
-                          extra={"layout_partitioner": partitioner})
+                          extra={"layout_partitioner": partitioner, "folded_same_pads": folded})
     for sg in subgraphs:
         result.io_names[sg.name] = signature_names(sg)
     result.op_inventory = _op_inventory(model)

@@ -61,3 +61,49 @@ def test_tflite_int8_bundle_matches_its_fake_quant_programs(bundle, int8_parity)
     model, int8_graphs, feeds, exported = bundle
     worst = int8_parity(exported.path, model, int8_graphs, feeds, CONFIG)
     assert max(worst.values()) < 0.05, worst  # a few int8 steps at most
+
+
+@pytest.mark.backend
+def test_int8_stride2_same_pads_are_folded_into_their_convs(tmp_path):
+    """litert-torch leaves an int8 'SAME' pad as TRANSPOSE -> PAD -> TRANSPOSE before the conv; the
+    exporter folds it back into conv(padding=SAME), and the .tflite still computes the fake-quant block."""
+    pytest.importorskip("litert_torch")
+    pytest.importorskip("ai_edge_litert")
+    import torch
+    from ai_edge_litert.interpreter import Interpreter
+
+    from reusevos_edge.converters.tflite_export import TFLITE_NAME, export_tflite
+    from reusevos_edge.model.backbone_lite0 import BlockSpec, MBConv
+    from reusevos_edge.model.subgraph import Subgraph, TensorSpec
+    from reusevos_edge.quant.litert import litert_quantizer
+    from reusevos_edge.quant.ptq import quantize_subgraph
+
+    torch.manual_seed(0)
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = MBConv(spec=BlockSpec(kernel=5, stride=2, expand=6, in_ch=8, out_ch=16))
+
+        def forward(self, x):
+            return (self.block(x),)
+
+    sg = Subgraph("block", Block().eval(), (TensorSpec("x", (1, 8, 32, 48)),), (TensorSpec("y", (1, 16, 16, 24)),))
+    feeds = [{"x": torch.randn(1, 8, 32, 48, generator=torch.Generator().manual_seed(i)).numpy()} for i in range(4)]
+    q = quantize_subgraph(sg, feeds, litert_quantizer())
+    result = export_tflite([q], tmp_path, precision="int8")
+    assert result.extra["folded_same_pads"] == 1
+    assert "PAD" not in result.op_inventory["block"]
+    runner = Interpreter(model_path=str(tmp_path / TFLITE_NAME)).get_signature_runner("block")
+    quant = result.extra["io_quantization"]["block"]
+    x = feeds[0]["x"]
+    (got,) = runner(**{"args_0": _quantize(x, quant["inputs"]["x"])}).values()
+    got = (got.astype("float32") - quant["outputs"]["y"]["zero_point"]) * quant["outputs"]["y"]["scale"]
+    ref = q.module(torch.from_numpy(x))[0].numpy()
+    assert abs(got - ref).max() <= 2 * quant["outputs"]["y"]["scale"]  # a rounding step or two
+
+
+def _quantize(x, params):
+    import numpy as np
+
+    return np.clip(np.round(x / params["scale"]) + params["zero_point"], -128, 127).astype(np.int8)

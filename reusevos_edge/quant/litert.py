@@ -12,13 +12,16 @@ with the ``tflite`` extra, without ExecuTorch. Two rewrites follow its annotatio
   the converter still runs them int8 on parameters it propagates itself (a bilinear resize clamped
   to a concatenation's range), and the .tflite then parts from the fake-quantized reference;
 - :func:`.xnnpack.fuse_conv_relu6_annotations`: ReLU6 quantized after the clamp, not on the conv's
-  full range (the converter then fuses the clamp into the int8 conv).
+  full range (the converter then fuses the clamp into the int8 conv);
+- :func:`.xnnpack.share_pad_quantization`: a conv after a zero pad reads it on the pad input's scale
+  (no requantization between them), so the exporter can fold the pad into the conv
+  (:func:`reusevos_edge.converters.tflite_rewrite.fold_same_pads`).
 """
 
 from __future__ import annotations
 
 from ..errors import require
-from .xnnpack import fuse_conv_relu6_annotations
+from .xnnpack import fuse_conv_relu6_annotations, share_pad_quantization
 
 _PURPOSE = "int8 quantization for LiteRT"
 # Ops whose TFLite int8 kernel keeps its input's scale and zero point.
@@ -40,6 +43,7 @@ def litert_quantizer(*, qat: bool = False):
             annotate_missed_ops(model, config.input_activation)
             utils.propagate_annotation(model)  # views / means after the newly annotated ops
             fuse_conv_relu6_annotations(model, config.output_activation)
+            share_pad_quantization(model)
             return model
 
     return CompletedPT2EQuantizer().set_global(config)

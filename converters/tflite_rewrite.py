@@ -1,0 +1,104 @@
+"""Exact rewrites of a written ``.tflite`` flatbuffer where litert-torch's converter leaves slow patterns.
+
+:func:`fold_same_pads`: a stride-2 'SAME' convolution of EfficientNet-Lite is an explicit asymmetric
+pad before the conv (``StaticSamePadConv2d``). In fp32 the converter folds the pad into the conv
+(padding SAME); in a static int8 graph it does not: the pad stays in NCHW between two layout
+transposes, ``TRANSPOSE -> PAD -> TRANSPOSE -> (DEPTHWISE_)CONV_2D(VALID)``, three full copies of the
+widest activation of the backbone, which XNNPACK runs outside the conv. The lite0 int8
+``backbone_low`` held two such chains and ran no faster than fp32 (49.5 vs 49.4 ms per call at
+384x672, one thread). Folding a chain back into ``conv(padding=SAME)`` is exact when the pad amounts
+are TensorFlow's 'SAME' amounts for that kernel, stride and input size: both pad with the value that
+stands for real zero (an int8 pad pads with its zero point, which equals the conv input's).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from reusevos_edge.errors import require
+
+_NCHW = (0, 3, 1, 2)
+_NHWC = (0, 2, 3, 1)
+
+
+def fold_same_pads(path: Path) -> int:
+    """Rewrite ``path`` in place, folding every ``TRANSPOSE -> PAD -> TRANSPOSE -> conv(VALID)`` chain
+    whose pad is the conv's 'SAME' padding into ``conv(SAME)``. Returns how many chains were folded
+    (the file is rewritten only when that is more than zero)."""
+    schema = require("ai_edge_litert.schema_py_generated", extra="tflite", purpose="LiteRT graph rewrite")
+    flatbuffers = require("flatbuffers", extra="tflite", purpose="LiteRT graph rewrite")
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    folded = sum(_fold_subgraph(model, schema, graph) for graph in model.subgraphs)
+    if folded:
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(builder.Output())
+        tmp.replace(path)
+    return folded
+
+
+def _fold_subgraph(model, schema, graph) -> int:
+    ops = graph.operators
+    producer = {out: op for op in ops for out in op.outputs}
+    consumers: dict[int, list] = {}
+    for op in ops:
+        for i in op.inputs:
+            consumers.setdefault(i, []).append(op)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+
+    def kind(op) -> str:
+        code = model.operatorCodes[op.opcodeIndex]
+        return names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
+
+    def only_consumer(tensor: int, op) -> bool:
+        return consumers.get(tensor) == [op] and tensor not in graph.outputs
+
+    dropped = []
+    for conv in ops:
+        if kind(conv) not in ("CONV_2D", "DEPTHWISE_CONV_2D") or conv.builtinOptions.padding != schema.Padding.VALID:
+            continue
+        back = producer.get(conv.inputs[0])
+        pad = producer.get(back.inputs[0]) if back is not None and kind(back) == "TRANSPOSE" else None
+        front = producer.get(pad.inputs[0]) if pad is not None and kind(pad) == "PAD" else None
+        if front is None or kind(front) != "TRANSPOSE":
+            continue
+        chain_ok = (only_consumer(back.outputs[0], conv) and only_consumer(pad.outputs[0], back)
+                    and only_consumer(front.outputs[0], pad)
+                    and _constant(model, graph, front.inputs[1]) == _NCHW
+                    and _constant(model, graph, back.inputs[1]) == _NHWC)
+        source = front.inputs[0]
+        if not chain_ok or not _is_same_padding(model, graph, conv, pad, source):
+            continue
+        conv.inputs = np.array(conv.inputs, dtype=np.int32)  # the reader's arrays are read-only views
+        conv.inputs[0] = source
+        conv.builtinOptions.padding = schema.Padding.SAME
+        dropped += [front, pad, back]
+    graph.operators = [op for op in ops if not any(op is d for d in dropped)]
+    return len(dropped) // 3
+
+
+def _constant(model, graph, tensor: int) -> tuple | None:
+    """The int32 values of a constant tensor, flattened; None if it has no data."""
+    data = model.buffers[graph.tensors[tensor].buffer].data
+    return None if data is None or not len(data) else tuple(np.frombuffer(bytes(data), dtype=np.int32).tolist())
+
+
+def _same_amounts(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow 'SAME' padding (before, after) of one spatial axis."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _is_same_padding(model, graph, conv, pad, source: int) -> bool:
+    """The NCHW ``pad`` adds exactly the conv's 'SAME' padding to the NHWC ``source`` (undilated conv)."""
+    amounts = _constant(model, graph, pad.inputs[1])
+    options = conv.builtinOptions
+    if amounts is None or len(amounts) != 8 or any(amounts[:4]) or (options.dilationHFactor, options.dilationWFactor) != (1, 1):
+        return False
+    _, height, width, _ = graph.tensors[source].shape
+    _, kh, kw, _ = graph.tensors[conv.inputs[1]].shape  # OHWI (conv) / 1HWO (depthwise)
+    return (amounts[4:6] == _same_amounts(height, kh, options.strideH)
+            and amounts[6:8] == _same_amounts(width, kw, options.strideW))
