@@ -1,4 +1,4 @@
-"""What int8 would do to the online score generator (``score_init``, ``score_gen``, ``score_update``).
+"""What int8 would do to the online score generator (``score_init``, ``score_refit``, ``score_gen``, ``score_update``).
 
     python benchmarks/int8_score_generator.py --davis ROOT [--size 384x672] [--frames 30]
 
@@ -22,7 +22,7 @@ import numpy as np
 from reusevos_edge.fileio import write_json, write_text
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCORE_SUBGRAPHS = ("score_init", "score_gen", "score_update")
+SCORE_SUBGRAPHS = ("score_init", "score_refit", "score_gen", "score_update")
 
 
 def main(argv=None) -> int:

@@ -20,7 +20,7 @@ def test_the_precision_table_covers_the_contract():
     names = [sg.name for sg in build_subgraphs(build_model("tiny"), height=H, width=W)]
     assert sorted(INT8_SUBGRAPHS + FLOAT_SUBGRAPHS) == sorted(names)
     table = precision_table(names, "int8")
-    assert {n for n, p in table.items() if p == "fp32"} == {"score_init", "score_gen", "score_update"}
+    assert {n for n, p in table.items() if p == "fp32"} == {"score_init", "score_refit", "score_gen", "score_update"}
     assert set(precision_table(names, "fp32").values()) == {"fp32"}
 
 

@@ -34,6 +34,7 @@ def test_contract_shapes_and_dtypes(models, variant):
     for g in graphs:
         assert len(set(g.input_names)) == len(g.inputs), g.name
         assert len(set(g.output_names)) == len(g.outputs), g.name
+        assert not set(g.input_names) & set(g.output_names), g.name  # ONNX and Core ML need distinct names
         with torch.inference_mode():
             outs = g.module(*g.example_inputs(seed=1))
         assert isinstance(outs, tuple), g.name
@@ -52,13 +53,32 @@ def test_contract_chains(models, variant):
     for producer, consumer, name in [("backbone_low", "backbone_high", "f8"), ("backbone_high", "score_gen", "f16"),
                                      ("backbone_high", "refine_deep", "f32"), ("backbone_low", "refine_shallow", "f4"),
                                      ("template_build", "match_gate", "template"), ("score_init", "score_gen", "proj_w"),
-                                     ("score_init", "score_update", "filter_w")]:
+                                     ("score_init", "score_update", "filter_w"), ("score_refit", "score_gen", "proj_w")]:
         (spec,) = [s for s in graphs[consumer].inputs if s.name == name]
         (out,) = [s for s in graphs[producer].outputs if s.name == name]
         assert out.shape == spec.shape, (producer, consumer, name)
     assert graphs["match_gate"].outputs[1].shape == graphs["score_gen"].outputs[0].shape  # delta ~ score
     assert out_shapes["refined"] == graphs["refine_translate"].inputs[0].shape
     assert out_shapes["mask_logits"] == (1, 1, H, W)
+    assert graphs["score_refit"].output_names == graphs["score_init"].output_names
+    refit_in = {s.name: s.shape for s in graphs["score_refit"].inputs}
+    for name in ("proj_w", "filter_w"):  # a refit takes the last fit's weights as <name>_prev
+        assert refit_in[f"{name}_prev"] == out_shapes[name]
+    assert graphs["score_refit"].repeat == _model(models, variant).config.fit.refit_steps
+    assert {g.repeat for n, g in graphs.items() if n != "score_refit"} == {1}
+
+
+def test_score_init_then_repeated_refit_is_the_whole_first_frame_fit(models):
+    """The host's loop (score_init, then score_refit ``repeat`` times) computes init_fit exactly."""
+    model = _model(models, "tiny")
+    graphs = {g.name: g for g in build_subgraphs(model, height=H, width=W)}
+    f16, label16 = graphs["score_init"].example_inputs(seed=3)
+    out = graphs["score_init"].module(f16, label16)
+    assert graphs["score_refit"].repeat >= 1
+    for _ in range(graphs["score_refit"].repeat):
+        out = graphs["score_refit"].module(f16, label16, out[0], out[1])
+    for got, ref in zip(out, model.score_generator.init_fit(f16, label16)):
+        assert torch.equal(got, ref)
 
 
 def test_skipped_on_reuse_are_names():

@@ -66,6 +66,7 @@ def test_tau_one_computes_every_frame(torch_runner, clip):
     assert runner.calls["score_gen"] == n - 1
     assert runner.calls["refine_deep"] == n  # init frame + every computed frame
     assert runner.calls["score_init"] == runner.calls["template_build"] == 1
+    assert runner.calls["score_refit"] == torch_runner.subgraphs["score_refit"].repeat >= 1
     assert runner.calls["refine_translate"] == 0
     assert ran_counts(results) == runner.calls
 

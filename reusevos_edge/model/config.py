@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 class ScoreFitConfig:
     """Online score-generator fit (FRTM's target model) with fixed iteration counts.
 
-    init_cg_iters: CG iterations of each Gauss-Newton step of the first-frame fit (both layers).
+    init_cg_iters: CG iterations of each Gauss-Newton step of the first-frame fit (both layers). The
+      first step is one program (``score_init``), every later one another (``score_refit``, run by the
+      host ``refit_steps`` times), so the later steps share one count.
     update_cg_iters: CG iterations of the single GN step of a periodic update (filter only).
     """
 
@@ -21,6 +23,21 @@ class ScoreFitConfig:
     memory_slots: int = 16
     update_every: int = 8
     learning_rate: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not self.init_cg_iters or len(set(self.init_cg_iters[1:])) > 1:
+            raise ValueError(f"init_cg_iters={self.init_cg_iters!r}: expected one or more Gauss-Newton steps whose "
+                             "later steps share one CG count (they run as one repeated program)")
+
+    @property
+    def refit_steps(self) -> int:
+        """Gauss-Newton steps of the first-frame fit after the first (calls of ``score_refit``)."""
+        return len(self.init_cg_iters) - 1
+
+    @property
+    def refit_cg_iters(self) -> int:
+        """CG iterations of each later step (the first step's count when there is none)."""
+        return self.init_cg_iters[-1]
 
 
 @dataclass(frozen=True)

@@ -229,17 +229,34 @@ class ScoreGenerator(nn.Module):
         return data + reg
 
     def init_fit(self, f16: torch.Tensor, label16: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """First-frame fit of both layers on the frame and augmented copies.
+        """First-frame fit of both layers on the frame and augmented copies: :meth:`init_step`, then
+        :meth:`refit_step` once per later Gauss-Newton step (what the host does with ``score_init`` and
+        ``score_refit``).
 
         f16 1xCxhxw, label16 1x1xhxw in [0, 1] ->
         (proj_w PxCx1x1, filter_w 1xPx3x3, mem_feats AxPxhxw, mem_labels Ax1xhxw).
         """
+        fit = self.init_step(f16, label16)
+        for _ in range(self.fit.refit_steps):
+            fit = self.refit_step(f16, label16, fit[0], fit[1])
+        return fit
+
+    def init_step(self, f16: torch.Tensor, label16: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The first Gauss-Newton step from the fixed initialisation (``init_cg_iters[0]`` CG iterations);
+        shapes as :meth:`init_fit`."""
+        return self._fit_step(f16, label16, self.project_init, self.filter_init, self.fit.init_cg_iters[0])
+
+    def refit_step(self, f16: torch.Tensor, label16: torch.Tensor, proj_w: torch.Tensor,
+                   filter_w: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """One later Gauss-Newton step from (proj_w PxCx1x1, filter_w 1xPx3x3) (``refit_cg_iters`` CG
+        iterations); shapes as :meth:`init_fit`."""
+        return self._fit_step(f16, label16, proj_w, filter_w, self.fit.refit_cg_iters)
+
+    def _fit_step(self, f16, label16, proj_w, filter_w, iters: int) -> tuple[torch.Tensor, ...]:
         a = self.fit.aug_copies
         x = augment(f16, a).transpose(0, 1)  # CxAxhxw
         y = augment(label16, a)
-        proj_w, filter_w = self.project_init, self.filter_init
-        for iters in self.fit.init_cg_iters:
-            proj_w, filter_w = self._gn_step_both(x, y.transpose(0, 1), 1.0 / a, proj_w, filter_w, iters)
+        proj_w, filter_w = self._gn_step_both(x, y.transpose(0, 1), 1.0 / a, proj_w, filter_w, iters)
         return proj_w, filter_w, _project(x, proj_w).transpose(0, 1), y
 
     def update_fit(self, mem_feats: torch.Tensor, mem_labels: torch.Tensor, mem_weights: torch.Tensor,

@@ -31,7 +31,9 @@ class Subgraph:
 
     ``module(*inputs)`` takes tensors in the order of ``inputs`` and returns a tuple of tensors
     in the order of ``outputs``. ``module`` is None for a subgraph read from a bundle's manifest:
-    it executes in the bundle's runtime, not in PyTorch.
+    it executes in the bundle's runtime, not in PyTorch. ``repeat``: how many calls in a row the host
+    makes each time it runs the subgraph, each call taking the previous call's outputs (an iterative
+    solver's step as one small program instead of an unrolled loop); 1 for a plain program.
     """
 
     name: str
@@ -39,6 +41,7 @@ class Subgraph:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     doc: str = ""
+    repeat: int = 1
 
     @property
     def input_names(self) -> list[str]:
@@ -57,6 +60,7 @@ class Subgraph:
         return {
             "name": self.name,
             "doc": self.doc,
+            "repeat": self.repeat,
             "inputs": [s.to_json() for s in self.inputs],
             "outputs": [s.to_json() for s in self.outputs],
         }

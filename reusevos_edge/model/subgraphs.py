@@ -2,8 +2,9 @@
 
 Per frame the host runs ``backbone_low`` and, per object, ``match_gate``. A computed frame adds
 ``backbone_high`` (once, shared), ``score_gen``, ``refine_deep`` and ``refine_shallow``; a reuse frame
-adds only ``refine_translate`` and ``refine_shallow``. ``template_build`` and ``score_init`` run when an
-object is added; ``score_update`` every few computed frames.
+adds only ``refine_translate`` and ``refine_shallow``. ``template_build``, ``score_init`` and
+``score_refit`` (repeated, one Gauss-Newton step per call) run when an object is added; ``score_update``
+every few computed frames.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ..errors import InputError
 from .reusevos import ReuseVOS
 from .subgraph import Subgraph, TensorSpec
 
-NAMES = ("backbone_low", "backbone_high", "template_build", "score_init", "score_gen", "score_update",
+NAMES = ("backbone_low", "backbone_high", "template_build", "score_init", "score_refit", "score_gen", "score_update",
          "match_gate", "refine_deep", "refine_translate", "refine_shallow")
 # Subgraphs a reuse frame must not run (the paper's saving).
 SKIPPED_ON_REUSE = ("backbone_high", "score_gen", "refine_deep")
@@ -53,7 +54,16 @@ class ScoreInit(nn.Module):
         self.net = m.score_generator
 
     def forward(self, f16, label16):
-        return tuple(self.net.init_fit(f16, label16))
+        return tuple(self.net.init_step(f16, label16))
+
+
+class ScoreRefit(nn.Module):
+    def __init__(self, m: ReuseVOS) -> None:
+        super().__init__()
+        self.net = m.score_generator
+
+    def forward(self, f16, label16, proj_w_prev, filter_w_prev):
+        return tuple(self.net.refit_step(f16, label16, proj_w_prev, filter_w_prev))
 
 
 class ScoreGen(nn.Module):
@@ -140,15 +150,18 @@ def build_subgraphs(model: ReuseVOS, *, height: int, width: int) -> list[Subgrap
     P, T, R, A, M = hd.proj_ch, hd.tm_ch, hd.deep_ch, fit.aug_copies, fit.memory_slots
     f4, f8, f16, f32 = (1, c["f4"], *s4), (1, c["f8"], *s8), (1, c["f16"], *s16), (1, c["f32"], *s32)
     score = (1, 1, *s16)
+    fitted = _spec(proj_w=(P, c["f16"], 1, 1), filter_w=(1, P, 3, 3), mem_feats=(A, P, *s16), mem_labels=(A, 1, *s16))
     table = [
         ("backbone_low", BackboneLow, _spec(image=(1, 3, height, width)), _spec(f4=f4, f8=f8),
          "image: RGB in [0, 1], NCHW; features at strides 4 and 8"),
         ("backbone_high", BackboneHigh, _spec(f8=f8), _spec(f16=f16, f32=f32), "deep backbone stages (skipped on reuse)"),
         ("template_build", TemplateBuild, _spec(f8=f8, mask8=(1, 1, *s8)), _spec(template=(1, T, T)),
          "object template from the first frame and its mask at 1/8"),
-        ("score_init", ScoreInit, _spec(f16=f16, label16=score),
-         _spec(proj_w=(P, c["f16"], 1, 1), filter_w=(1, P, 3, 3), mem_feats=(A, P, *s16), mem_labels=(A, 1, *s16)),
-         "first-frame Gauss-Newton/CG fit of the score generator on augmented copies"),
+        ("score_init", ScoreInit, _spec(f16=f16, label16=score), fitted,
+         "first-frame fit of the score generator on augmented copies: its first Gauss-Newton/CG step"),
+        ("score_refit", ScoreRefit, _spec(f16=f16, label16=score, proj_w_prev=(P, c["f16"], 1, 1),
+                                                   filter_w_prev=(1, P, 3, 3)),
+         fitted, "one later Gauss-Newton/CG step of the first-frame fit (the host repeats it)"),
         ("score_gen", ScoreGen, _spec(f16=f16, proj_w=(P, c["f16"], 1, 1), filter_w=(1, P, 3, 3)),
          _spec(score=score, feat=(1, P, *s16)), "coarse target score at 1/16 and the projected feature for memory"),
         ("score_update", ScoreUpdate, _spec(mem_feats=(M, P, *s16), mem_labels=(M, 1, *s16), mem_weights=(M,),
@@ -163,4 +176,6 @@ def build_subgraphs(model: ReuseVOS, *, height: int, width: int) -> list[Subgrap
         ("refine_shallow", RefineShallowProgram, _spec(f4=f4, f8=f8, refined=(1, R, *s16), score=score),
          _spec(mask_logits=(1, 1, height, width)), "shallow refinement + head -> full-size mask logits"),
     ]
-    return [Subgraph(name=n, module=cls(model).eval(), inputs=i, outputs=o, doc=d) for n, cls, i, o, d in table]
+    repeat = {"score_refit": fit.refit_steps}
+    return [Subgraph(name=n, module=cls(model).eval(), inputs=i, outputs=o, doc=d, repeat=repeat.get(n, 1))
+            for n, cls, i, o, d in table]

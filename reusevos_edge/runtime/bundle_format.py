@@ -24,7 +24,7 @@ from ..model.subgraph import Subgraph, TensorSpec
 from ..targets import TARGETS
 
 MANIFEST_NAME = "manifest.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the first-frame fit is score_init + a repeated score_refit
 SUBGRAPH_PLACEHOLDER = "<subgraph>"
 _TOOL_PACKAGES = (
     "reusevos-edge", "torch", "numpy", "executorch", "litert-torch", "ai-edge-litert",
@@ -94,7 +94,8 @@ def subgraphs_from_manifest(manifest: dict) -> dict[str, Subgraph]:
     def specs(items) -> tuple[TensorSpec, ...]:
         return tuple(TensorSpec(s["name"], tuple(s["shape"]), s["dtype"]) for s in items)
 
-    return {e["name"]: Subgraph(e["name"], None, specs(e["inputs"]), specs(e["outputs"]), e.get("doc", ""))
+    return {e["name"]: Subgraph(e["name"], None, specs(e["inputs"]), specs(e["outputs"]), e.get("doc", ""),
+                                int(e.get("repeat", 1)))
             for e in manifest["subgraphs"]}
 
 

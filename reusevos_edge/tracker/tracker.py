@@ -58,6 +58,7 @@ class Tracker:
         spec = runner.subgraphs["backbone_low"].inputs[0].shape
         self.height, self.width = int(spec[2]), int(spec[3])
         self.memory_slots = int(runner.subgraphs["score_update"].inputs[0].shape[0])
+        self._refit_steps = runner.subgraphs["score_refit"].repeat
         self.reset()
 
     def reset(self) -> None:
@@ -136,6 +137,9 @@ class Tracker:
         high = ctx.high()
         template = self._run("template_build", rec, f8=ctx.f8, mask8=block_mean(m, 8))["template"]
         fit = self._run("score_init", rec, f16=high["f16"], label16=label16)
+        for _ in range(self._refit_steps):
+            fit = self._run("score_refit", rec, f16=high["f16"], label16=label16, proj_w_prev=fit["proj_w"],
+                            filter_w_prev=fit["filter_w"])
         refined = self._run("refine_deep", rec, f16=high["f16"], f32=high["f32"], score=label16)["refined"]
         memory = SampleMemory.from_init(feats=fit["mem_feats"], labels=fit["mem_labels"], slots=self.memory_slots)
         self.objects[obj_id] = ObjectState(obj_id=obj_id, template=template, score=label16, refined=refined,
