@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     from reusevos_edge.data.davis import DavisDataset
     from reusevos_edge.errors import InputError
     from reusevos_edge.runtime.bundle import load_bundle_runner
-    from reusevos_edge.tracker.config import TrackerConfig
+    from reusevos_edge.tracker.config import bundle_tracker_config
 
     args = parse_args(argv)
     fp32, int8 = (load_bundle_runner(path, num_threads=args.threads) for path in (args.fp32, args.int8))
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         if fp32.manifest[key] != int8.manifest[key]:
             raise InputError(f"--fp32 and --int8 differ in {key}: {fp32.manifest[key]} vs {int8.manifest[key]}")
     sequences = DavisDataset(root=args.davis, res=args.res).sequences(args.split)
-    config = TrackerConfig.from_json(fp32.manifest["tracker"], where=str(args.fp32))
+    config = bundle_tracker_config(fp32.manifest, where=str(args.fp32))
     reference = track_sequences(fp32, config, sequences)
     rows = [{"int8": [], "jf": reference["jf"], "reuse_rate": reference["reuse_rate"], "gate_agreement": 1.0}]
     print(f"all fp32: J&F {reference['jf']:.1f}, reuse {reference['reuse_rate']:.3f}", flush=True)

@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     from reusevos_edge.runtime.bundle import load_bundle_runner
     from reusevos_edge.runtime.bundle_format import bundle_size_bytes
     from reusevos_edge.runtime.torch_runner import TorchRunner
-    from reusevos_edge.tracker.config import TrackerConfig, tracker_defaults
+    from reusevos_edge.tracker.config import bundle_tracker_config, tracker_defaults
 
     args = parse_args(argv)
     sequences = DavisDataset(root=args.davis, res="480p").sequences("val")
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     rows = []
     for name, runner in [("pytorch-eager", eager), *((r.target.name, r) for r in runners)]:
         manifest = getattr(runner, "manifest", None)
-        config = TrackerConfig.from_json(manifest["tracker"], where=name) if manifest else tracker_defaults(model)
+        config = bundle_tracker_config(manifest, where=name) if manifest else tracker_defaults(model)
         acc = track_sequences(runner, config, sequences)
         rows.append({"runtime": name, "precision": manifest["precision"] if manifest else "fp32",
                      "quantization": (manifest.get("quantization") or {}).get("method", "-") if manifest else "-",

@@ -19,6 +19,7 @@ from typing import Mapping
 
 import numpy as np
 
+from reusevos_edge.bench.schema import trimmed_mean
 from reusevos_edge.data.clip import Clip
 from reusevos_edge.metrics.jf import jaccard
 from reusevos_edge.runtime.base import RecordingRunner
@@ -63,13 +64,6 @@ def max_p_gate_diff(got: TrackedClip, ref: TrackedClip) -> float:
     diffs = [abs(g.objects[k].p_gate - v.p_gate) for g, r in zip(got.records, ref.records)
              for k, v in r.objects.items() if v.p_gate is not None and k in g.objects and g.objects[k].p_gate is not None]
     return float(max(diffs)) if diffs else 0.0
-
-
-def trimmed_mean(values, *, keep: float = 0.8) -> float:
-    """Mean of the middle ``keep`` share of ``values`` (ExecuTorch minibench's trimmed mean)."""
-    ordered = np.sort(np.asarray(values, dtype=np.float64))
-    cut = int(len(ordered) * (1.0 - keep) / 2)
-    return float(ordered[cut:len(ordered) - cut].mean()) if len(ordered) else float("nan")
 
 
 @dataclass

@@ -32,6 +32,14 @@ def test_latency_statistics_trim_the_ends_and_give_percentiles():
         Latency.from_ms([])
 
 
+def test_trimmed_mean_drops_whole_samples_at_each_end():
+    from reusevos_edge.bench.schema import trimmed_mean
+
+    assert trimmed_mean([1.0] + [5.0] * 8 + [1000.0]) == 5.0  # 10 samples: one dropped at each end
+    assert trimmed_mean([1.0, 2.0, 3.0]) == 2.0  # under 10 samples: nothing dropped
+    assert trimmed_mean([]) != trimmed_mean([])  # NaN
+
+
 def test_reuse_cost_is_the_mean_reused_over_the_mean_computed_frame():
     assert reuse_cost([50, 40, 10, 44, 12], ["init", "computed", "reused", "computed", "reused"]) == pytest.approx(11 / 42)
     assert reuse_cost([50, 40], ["init", "computed"]) is None

@@ -39,11 +39,18 @@ class Latency:
         values = np.sort(np.asarray(samples_ms, dtype=np.float64))
         if values.size == 0:
             raise InputError("latency: no timed frames (the clip needs at least 2 frames)")
-        cut = int(values.size * 0.1)
-        trimmed = float(values[cut:values.size - cut].mean())
+        trimmed = trimmed_mean(values)
         p50, p90, p99 = (float(np.percentile(values, q)) for q in (50, 90, 99))
         return cls(mean_ms=float(values.mean()), trimmed_mean_ms=trimmed, p50_ms=p50, p90_ms=p90, p99_ms=p99,
                    fps=1e3 / trimmed if trimmed > 0 else float("inf"))
+
+
+def trimmed_mean(samples) -> float:
+    """Mean of the middle 80 % of ``samples`` (the lowest and highest tenth dropped, counted in whole
+    samples: 10 samples drop one at each end); NaN when empty."""
+    values = np.sort(np.asarray(samples, dtype=np.float64))
+    cut = values.size // 10
+    return float(values[cut:values.size - cut].mean()) if values.size else float("nan")
 
 
 @dataclass(frozen=True)
