@@ -61,6 +61,31 @@ def write_davis_tree(
     return root
 
 
+def stride2_block(height: int, width: int):
+    """(subgraph, feeds) of one EfficientNet-Lite MBConv block with a 5x5 stride-2 'SAME' depthwise conv
+    (8 -> 16 channels, seeded): the explicit-pad pattern the int8 exporters handle; 4 seeded feeds."""
+    import torch
+
+    from reusevos_edge.model.backbone_lite0 import BlockSpec, MBConv
+    from reusevos_edge.model.subgraph import Subgraph, TensorSpec
+
+    torch.manual_seed(0)
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = MBConv(spec=BlockSpec(kernel=5, stride=2, expand=6, in_ch=8, out_ch=16))
+
+        def forward(self, x):
+            return (self.block(x),)
+
+    sg = Subgraph("block", Block().eval(), (TensorSpec("x", (1, 8, height, width)),),
+                  (TensorSpec("y", (1, 16, height // 2, width // 2)),))
+    feeds = [{"x": torch.randn(1, 8, height, width, generator=torch.Generator().manual_seed(i)).numpy()}
+             for i in range(4)]
+    return sg, feeds
+
+
 @pytest.fixture
 def davis2016_tree(tmp_path: Path) -> Path:
     """A DAVIS 2016-style tree (480p, val): two single-object clips of 6 frames, 48x64.

@@ -143,23 +143,11 @@ def test_a_padded_stride2_conv_keeps_its_pad_inside_the_int8_conv(tmp_path):
 
     import torch
 
-    from reusevos_edge.model.backbone_lite0 import BlockSpec, MBConv
-    from reusevos_edge.model.subgraph import Subgraph, TensorSpec
+    from conftest import stride2_block
     from reusevos_edge.quant.ptq import quantize_subgraph
     from reusevos_edge.quant.xnnpack import fold_pad_requantize, xnnpack_quantizer
 
-    torch.manual_seed(0)
-
-    class Block(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.block = MBConv(spec=BlockSpec(kernel=5, stride=2, expand=6, in_ch=8, out_ch=16))
-
-        def forward(self, x):
-            return (self.block(x),)
-
-    sg = Subgraph("block", Block().eval(), (TensorSpec("x", (1, 8, 32, 32)),), (TensorSpec("y", (1, 16, 16, 16)),))
-    feeds = [{"x": torch.randn(1, 8, 32, 32, generator=torch.Generator().manual_seed(i)).numpy()} for i in range(4)]
+    sg, feeds = stride2_block(32, 32)
     q = quantize_subgraph(sg, feeds, xnnpack_quantizer())
     nodes = [n for n in q.module.graph.nodes if n.op == "call_function"]
     (pad,) = [n for n in nodes if "pad" in str(n.target)]

@@ -73,23 +73,11 @@ def test_int8_stride2_same_pads_are_folded_into_their_convs(tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
     from reusevos_edge.converters.tflite_export import TFLITE_NAME, export_tflite
-    from reusevos_edge.model.backbone_lite0 import BlockSpec, MBConv
-    from reusevos_edge.model.subgraph import Subgraph, TensorSpec
+    from conftest import stride2_block
     from reusevos_edge.quant.litert import litert_quantizer
     from reusevos_edge.quant.ptq import quantize_subgraph
 
-    torch.manual_seed(0)
-
-    class Block(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.block = MBConv(spec=BlockSpec(kernel=5, stride=2, expand=6, in_ch=8, out_ch=16))
-
-        def forward(self, x):
-            return (self.block(x),)
-
-    sg = Subgraph("block", Block().eval(), (TensorSpec("x", (1, 8, 32, 48)),), (TensorSpec("y", (1, 16, 16, 24)),))
-    feeds = [{"x": torch.randn(1, 8, 32, 48, generator=torch.Generator().manual_seed(i)).numpy()} for i in range(4)]
+    sg, feeds = stride2_block(32, 48)
     q = quantize_subgraph(sg, feeds, litert_quantizer())
     result = export_tflite([q], tmp_path, precision="int8")
     assert result.extra["folded_same_pads"] == 1
