@@ -33,7 +33,7 @@ import torch
 from reusevos_edge.errors import InputError, require
 
 from .export_result import ExportResult
-from .tflite_rewrite import fold_same_pads
+from .tflite_rewrite import builtin_names, fold_same_pads, op_name
 
 log = logging.getLogger(__name__)
 TFLITE_NAME = "model.tflite"
@@ -169,15 +169,9 @@ def _read_model(path: Path):
 
 def _op_inventory(model) -> dict[str, list[str]]:
     """Builtin operator names used by each signature."""
-    schema = _schema()
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-
-    def op_name(op) -> str:
-        code = model.operatorCodes[op.opcodeIndex]
-        return names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
-
+    names = builtin_names(_schema())
     return {
-        sig.signatureKey.decode(): sorted({op_name(op) for op in model.subgraphs[sig.subgraphIndex].operators})
+        sig.signatureKey.decode(): sorted({op_name(model, op, names) for op in model.subgraphs[sig.subgraphIndex].operators})
         for sig in model.signatureDefs
     }
 

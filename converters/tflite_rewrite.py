@@ -47,11 +47,10 @@ def _fold_subgraph(model, schema, graph) -> int:
     for op in ops:
         for i in op.inputs:
             consumers.setdefault(i, []).append(op)
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    names = builtin_names(schema)
 
     def kind(op) -> str:
-        code = model.operatorCodes[op.opcodeIndex]
-        return names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
+        return op_name(model, op, names)
 
     def only_consumer(tensor: int, op) -> bool:
         return consumers.get(tensor) == [op] and tensor not in graph.outputs
@@ -78,6 +77,17 @@ def _fold_subgraph(model, schema, graph) -> int:
         dropped += [front, pad, back]
     graph.operators = [op for op in ops if not any(op is d for d in dropped)]
     return len(dropped) // 3
+
+
+def builtin_names(schema) -> dict[int, str]:
+    """Builtin operator code -> name (``CONV_2D``, ...) from the flatbuffer schema module."""
+    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def op_name(model, op, names: dict[int, str]) -> str:
+    """Builtin name of ``op`` (its code may sit in the deprecated field); ``CUSTOM`` for others."""
+    code = model.operatorCodes[op.opcodeIndex]
+    return names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
 
 
 def _constant(model, graph, tensor: int) -> tuple | None:
