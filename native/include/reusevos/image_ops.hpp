@@ -1,0 +1,45 @@
+// Host-side tensor preparation, equal to reusevos_edge.tracker.frames (which uses OpenCV):
+// frames and masks to model inputs, model outputs back to the frame size, fusion of objects.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "reusevos/tensor.hpp"
+
+namespace reusevos {
+
+// A camera-style image: `channels` (3 = RGB, 4 = RGBA, alpha ignored) interleaved uint8 rows of
+// `stride` bytes each. The pixels are borrowed, not copied.
+struct ImageView {
+  const uint8_t* data = nullptr;
+  int height = 0, width = 0, channels = 3;
+  int64_t stride = 0;  // bytes per row (>= width * channels)
+};
+
+// RGB(A) uint8 -> 1x3xHxW float32 in [0, 1]: OpenCV's INTER_LINEAR uint8 resize (its fixed-point
+// arithmetic, bit for bit on the sizes the tests cover), then x / 255.
+Tensor frame_to_input(const ImageView& image, int height, int width);
+
+// HxW 0/1 mask -> height x width float32 coverage in [0, 1] (OpenCV INTER_AREA on float32).
+std::vector<float> mask_to_model(const std::vector<uint8_t>& mask, int mask_h, int mask_w, int height, int width);
+
+// height x width float32 -> 1x1x(height/factor)x(width/factor) block means.
+Tensor block_mean(const float* plane, int height, int width, int factor);
+
+// Bilinear resize of a float32 plane (OpenCV INTER_LINEAR, half-pixel centres); a copy at equal size.
+std::vector<float> resize_linear(const float* src, int src_h, int src_w, int dst_h, int dst_w);
+
+// In place: p = 1 / (1 + exp(-clip(x, -60, 60))).
+void sigmoid(std::vector<float>& values);
+
+// 1x1xhxw coverage at 1/16 -> 1x1xhxw 0/1 window: cells within `radius` cells (square) of one covered
+// above 0.1; all ones when no cell is covered.
+Tensor locality_window(const Tensor& mask16, int radius);
+
+// Per-object HxW probabilities (object id, plane) sorted by id -> HxW label map: the most probable
+// object where its p exceeds 0.5, else 0 (ties to background, then the lower id).
+std::vector<uint8_t> fuse_labels(const std::vector<std::pair<int, const float*>>& probs, int64_t pixels);
+
+}  // namespace reusevos

@@ -1,0 +1,232 @@
+#include "reusevos/image_ops.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "reusevos/error.hpp"
+
+namespace reusevos {
+namespace {
+
+// Source taps and weights of one output coordinate along one axis.
+struct Taps {
+  std::vector<int> i0, i1;
+  std::vector<float> w0, w1;
+};
+
+// OpenCV's INTER_LINEAR coefficients (resize.cpp): fx = (dx + 0.5) * scale - 0.5 in float, clamped at the borders.
+Taps linear_taps(int n_in, int n_out, bool area_upscale = false) {
+  Taps t;
+  double inv = static_cast<double>(n_out) / n_in, scale = 1.0 / inv;
+  for (int dx = 0; dx < n_out; ++dx) {
+    int sx;
+    float fx;
+    if (area_upscale) {
+      sx = static_cast<int>(std::floor(dx * scale));
+      fx = static_cast<float>((dx + 1) - (sx + 1) * inv);
+      fx = fx <= 0 ? 0.f : fx - std::floor(fx);
+    } else {
+      fx = static_cast<float>((dx + 0.5) * scale - 0.5);
+      sx = static_cast<int>(std::floor(fx));
+      fx -= static_cast<float>(sx);
+    }
+    if (sx < 0) fx = 0, sx = 0;
+    if (sx >= n_in - 1) fx = 0, sx = n_in - 1;
+    t.i0.push_back(sx);
+    t.i1.push_back(std::min(sx + 1, n_in - 1));
+    t.w0.push_back(1.f - fx);
+    t.w1.push_back(fx);
+  }
+  return t;
+}
+
+// OpenCV's INTER_AREA decimation table (computeResizeAreaTab): per output index, (source index, weight).
+std::vector<std::vector<std::pair<int, float>>> area_taps(int n_in, int n_out) {
+  std::vector<std::vector<std::pair<int, float>>> tab(n_out);
+  double scale = 1.0 / (static_cast<double>(n_out) / n_in);
+  for (int dx = 0; dx < n_out; ++dx) {
+    double fsx1 = dx * scale, fsx2 = fsx1 + scale;
+    double cell = std::min(scale, n_in - fsx1);
+    int sx1 = static_cast<int>(std::ceil(fsx1)), sx2 = static_cast<int>(std::floor(fsx2));
+    sx2 = std::min(sx2, n_in - 1);
+    sx1 = std::min(sx1, sx2);
+    if (sx1 - fsx1 > 1e-3) tab[dx].emplace_back(sx1 - 1, static_cast<float>((sx1 - fsx1) / cell));
+    for (int sx = sx1; sx < sx2; ++sx) tab[dx].emplace_back(sx, static_cast<float>(1.0 / cell));
+    if (fsx2 - sx2 > 1e-3)
+      tab[dx].emplace_back(sx2, static_cast<float>(std::min(std::min(fsx2 - sx2, 1.0), cell) / cell));
+  }
+  return tab;
+}
+
+int16_t fixed(float w) { return static_cast<int16_t>(std::lrint(w * 2048.0f)); }
+
+std::vector<float> linear_float(const float* src, int sh, int sw, int dh, int dw, bool area_upscale) {
+  Taps tx = linear_taps(sw, dw, area_upscale), ty = linear_taps(sh, dh, area_upscale);
+  std::vector<float> rows(static_cast<size_t>(sh) * dw), out(static_cast<size_t>(dh) * dw);
+  for (int y = 0; y < sh; ++y) {
+    const float* s = src + static_cast<size_t>(y) * sw;
+    float* d = rows.data() + static_cast<size_t>(y) * dw;
+    for (int x = 0; x < dw; ++x) d[x] = s[tx.i0[x]] * tx.w0[x] + s[tx.i1[x]] * tx.w1[x];
+  }
+  for (int y = 0; y < dh; ++y) {
+    const float* r0 = rows.data() + static_cast<size_t>(ty.i0[y]) * dw;
+    const float* r1 = rows.data() + static_cast<size_t>(ty.i1[y]) * dw;
+    float* d = out.data() + static_cast<size_t>(y) * dw;
+    for (int x = 0; x < dw; ++x) d[x] = r0[x] * ty.w0[y] + r1[x] * ty.w1[y];
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor frame_to_input(const ImageView& image, int height, int width) {
+  if (image.data == nullptr || image.height <= 0 || image.width <= 0 || (image.channels != 3 && image.channels != 4) ||
+      image.stride < static_cast<int64_t>(image.width) * image.channels)
+    throw Error("frame: expected RGB or RGBA uint8 pixels with a row stride >= width * channels, got " +
+                std::to_string(image.width) + "x" + std::to_string(image.height) + "x" +
+                std::to_string(image.channels) + " stride " + std::to_string(image.stride));
+  Tensor out = Tensor::zeros({1, 3, height, width});
+  const size_t plane = static_cast<size_t>(height) * width;
+  const float k = 1.0f / 255.0f;
+  const int cn = image.channels;
+  if (image.height == height && image.width == width) {
+    for (int y = 0; y < height; ++y) {
+      const uint8_t* row = image.data + y * image.stride;
+      for (int x = 0; x < width; ++x)
+        for (int c = 0; c < 3; ++c) out.data[c * plane + static_cast<size_t>(y) * width + x] = row[x * cn + c] * k;
+    }
+    return out;
+  }
+  // OpenCV 8-bit INTER_LINEAR: 11-bit fixed-point weights; horizontal pass in int32, vertical pass as its
+  // SIMD kernel computes it: ((b0 * (D0 >> 4)) >> 16) + ((b1 * (D1 >> 4)) >> 16) + 2) >> 2.
+  Taps tx = linear_taps(image.width, width), ty = linear_taps(image.height, height);
+  std::vector<int16_t> a0(width), a1(width), b0(height), b1(height);
+  for (int x = 0; x < width; ++x) a0[x] = fixed(tx.w0[x]), a1[x] = fixed(tx.w1[x]);
+  for (int y = 0; y < height; ++y) b0[y] = fixed(ty.w0[y]), b1[y] = fixed(ty.w1[y]);
+  // horizontal pass for the source rows that are used, cached by source row index
+  std::vector<int32_t> row_cache(static_cast<size_t>(image.height) * width * 3);
+  std::vector<char> done(image.height, 0);
+  auto hrow = [&](int sy) -> const int32_t* {
+    int32_t* d = row_cache.data() + static_cast<size_t>(sy) * width * 3;
+    if (!done[sy]) {
+      const uint8_t* s = image.data + sy * image.stride;
+      for (int x = 0; x < width; ++x) {
+        const uint8_t* p0 = s + tx.i0[x] * cn;
+        const uint8_t* p1 = s + tx.i1[x] * cn;
+        for (int c = 0; c < 3; ++c) d[x * 3 + c] = p0[c] * a0[x] + p1[c] * a1[x];
+      }
+      done[sy] = 1;
+    }
+    return d;
+  };
+  for (int y = 0; y < height; ++y) {
+    const int32_t* d0 = hrow(ty.i0[y]);
+    const int32_t* d1 = hrow(ty.i1[y]);
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < 3; ++c) {
+        int32_t v = (((b0[y] * (d0[x * 3 + c] >> 4)) >> 16) + ((b1[y] * (d1[x * 3 + c] >> 4)) >> 16) + 2) >> 2;
+        v = std::min(std::max(v, 0), 255);
+        out.data[c * plane + static_cast<size_t>(y) * width + x] = static_cast<float>(v) * k;
+      }
+  }
+  return out;
+}
+
+std::vector<float> mask_to_model(const std::vector<uint8_t>& mask, int mask_h, int mask_w, int height, int width) {
+  std::vector<float> m(mask.begin(), mask.end());
+  for (float& v : m) v = v ? 1.0f : 0.0f;
+  if (mask_h == height && mask_w == width) return m;
+  std::vector<float> out;
+  double sx = static_cast<double>(mask_w) / width, sy = static_cast<double>(mask_h) / height;
+  if (sx >= 1.0 && sy >= 1.0) {
+    auto tx = area_taps(mask_w, width), ty = area_taps(mask_h, height);
+    out.assign(static_cast<size_t>(height) * width, 0.0f);
+    std::vector<float> row(width);
+    for (int y = 0; y < height; ++y) {
+      float* d = out.data() + static_cast<size_t>(y) * width;
+      for (const auto& [syi, beta] : ty[y]) {
+        const float* s = m.data() + static_cast<size_t>(syi) * mask_w;
+        for (int x = 0; x < width; ++x) {
+          float acc = 0.0f;
+          for (const auto& [sxi, alpha] : tx[x]) acc += s[sxi] * alpha;
+          d[x] += acc * beta;
+        }
+      }
+    }
+  } else {
+    out = linear_float(m.data(), mask_h, mask_w, height, width, /*area_upscale=*/true);
+  }
+  for (float& v : out) v = std::min(std::max(v, 0.0f), 1.0f);
+  return out;
+}
+
+Tensor block_mean(const float* plane, int height, int width, int factor) {
+  if (height % factor || width % factor)
+    throw Error("block_mean: " + std::to_string(height) + "x" + std::to_string(width) + " is not a multiple of " +
+                std::to_string(factor));
+  int h = height / factor, w = width / factor;
+  Tensor out = Tensor::zeros({1, 1, h, w});
+  const float scale = 1.0f / static_cast<float>(factor * factor);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      float acc = 0.0f;
+      for (int dy = 0; dy < factor; ++dy) {
+        const float* s = plane + static_cast<size_t>(y * factor + dy) * width + x * factor;
+        for (int dx = 0; dx < factor; ++dx) acc += s[dx];
+      }
+      out.data[static_cast<size_t>(y) * w + x] = acc * scale;
+    }
+  return out;
+}
+
+std::vector<float> resize_linear(const float* src, int src_h, int src_w, int dst_h, int dst_w) {
+  if (src_h == dst_h && src_w == dst_w) return std::vector<float>(src, src + static_cast<size_t>(src_h) * src_w);
+  return linear_float(src, src_h, src_w, dst_h, dst_w, false);
+}
+
+void sigmoid(std::vector<float>& values) {
+  for (float& v : values) {
+    float x = std::min(std::max(v, -60.0f), 60.0f);
+    v = 1.0f / (1.0f + std::exp(-x));
+  }
+}
+
+Tensor locality_window(const Tensor& mask16, int radius) {
+  const int h = static_cast<int>(mask16.shape[2]), w = static_cast<int>(mask16.shape[3]);
+  Tensor out = Tensor::zeros(mask16.shape);
+  bool any = false;
+  for (float v : mask16.data) any = any || v > 0.1f;
+  if (!any) {
+    std::fill(out.data.begin(), out.data.end(), 1.0f);
+    return out;
+  }
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      bool hit = false;
+      for (int yy = std::max(0, y - radius); yy <= std::min(h - 1, y + radius) && !hit; ++yy)
+        for (int xx = std::max(0, x - radius); xx <= std::min(w - 1, x + radius) && !hit; ++xx)
+          hit = mask16.data[static_cast<size_t>(yy) * w + xx] > 0.1f;
+      out.data[static_cast<size_t>(y) * w + x] = hit ? 1.0f : 0.0f;
+    }
+  return out;
+}
+
+std::vector<uint8_t> fuse_labels(const std::vector<std::pair<int, const float*>>& probs, int64_t pixels) {
+  std::vector<uint8_t> label(static_cast<size_t>(pixels), 0);
+  if (probs.empty()) return label;
+  for (int64_t i = 0; i < pixels; ++i) {
+    float best = probs[0].second[i];
+    uint8_t id = best > 0.5f ? static_cast<uint8_t>(probs[0].first) : 0;
+    for (size_t k = 1; k < probs.size(); ++k) {
+      float p = probs[k].second[i];
+      if (p > best) {
+        best = p;
+        if (best > 0.5f) id = static_cast<uint8_t>(probs[k].first);
+      }
+    }
+    label[static_cast<size_t>(i)] = id;
+  }
+  return label;
+}
+
+}  // namespace reusevos

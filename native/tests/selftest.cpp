@@ -1,0 +1,100 @@
+// reusevos-native-selftest: unit checks of the core without a bundle (exit 0 = all passed), and dump modes
+// the Python tests use to compare the host ops with reusevos_edge.tracker.frames (OpenCV):
+//   reusevos-native-selftest                      run the checks
+//   reusevos-native-selftest frame IN.ppm H W OUT  frame_to_input -> OUT (float32, 3xHxW)
+//   reusevos-native-selftest mask IN.pgm H W OUT   mask_to_model (nonzero = 1) -> OUT (float32, HxW)
+//   reusevos-native-selftest manifest DIR          load + verify a bundle's manifest, print its frame size
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "../tools/pnm.cpp"
+#include "reusevos/error.hpp"
+#include "reusevos/image_ops.hpp"
+#include "reusevos/json.hpp"
+#include "reusevos/manifest.hpp"
+#include "reusevos/sha256.hpp"
+
+using namespace reusevos;
+
+namespace {
+
+int failures = 0;
+void check(bool ok, const char* what) {
+  if (!ok) { std::fprintf(stderr, "FAILED: %s\n", what); ++failures; }
+}
+
+void write_floats(const std::string& path, const std::vector<float>& v) {
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(v.data()),
+                                              static_cast<std::streamsize>(v.size() * sizeof(float)));
+}
+
+void checks() {
+  check(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256(abc)");
+  check(sha256_hex(std::string(1000, 'a')).substr(0, 8) == "41edece4", "sha256 of 1000 bytes (two blocks)");
+  json::Value v = json::parse(R"({"b": [1, 2.50, -1e-05], "a": {"y": null, "x": "caf\u00e9"}, "c": true})", "test");
+  check(json::canonical(v) == R"({"a":{"x":"caf\u00e9","y":null},"b":[1,2.50,-1e-05],"c":true})", "canonical JSON");
+  check(v.at("a", "t").at("x", "t").text == "caf\xc3\xa9", "JSON \\u escape decodes to UTF-8");
+  check(json::quote("caf\xc3\xa9\n") == "\"caf\\u00e9\\n\"", "JSON quote escapes like ensure_ascii");
+  bool threw = false;
+  try { json::parse("{\"a\": [1, 2}", "bad.json"); } catch (const Error& e) { threw = std::string(e.what()).find("bad.json") != std::string::npos; }
+  check(threw, "bad JSON names the file");
+  std::vector<float> plane(32 * 32);
+  for (size_t i = 0; i < plane.size(); ++i) plane[i] = static_cast<float>(i % 32 < 16);
+  Tensor bm = block_mean(plane.data(), 32, 32, 16);
+  check(bm.shape == std::vector<int64_t>({1, 1, 2, 2}) && bm.data[0] == 1.0f && bm.data[1] == 0.0f, "block_mean");
+  Tensor m16 = Tensor::zeros({1, 1, 5, 5});
+  m16.data[12] = 0.5f;
+  Tensor win = locality_window(m16, 1);
+  int ones = 0;
+  for (float x : win.data) ones += x == 1.0f;
+  check(ones == 9 && win.data[6] == 1.0f && win.data[0] == 0.0f, "locality window dilates by the radius");
+  check(locality_window(Tensor::zeros({1, 1, 3, 3}), 1).data[0] == 1.0f, "empty coverage searches everywhere");
+  std::vector<float> p1 = {0.9f, 0.6f, 0.3f, 0.4f}, p2 = {0.2f, 0.7f, 0.4f, 0.6f};
+  auto lab = fuse_labels({{3, p1.data()}, {7, p2.data()}}, 4);
+  check(lab == std::vector<uint8_t>({3, 7, 0, 7}), "fusion: most probable object above 0.5, else background");
+  std::vector<float> sig = {0.0f, 100.0f};
+  sigmoid(sig);
+  check(sig[0] == 0.5f && sig[1] > 0.999f, "sigmoid");
+  TrackerConfig c;
+  c.tau = 1.5;
+  threw = false;
+  try { c.validate(); } catch (const Error& e) { threw = std::string(e.what()).find("tau") != std::string::npos; }
+  check(threw, "an out-of-range tau is refused by name");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::string mode = argc > 1 ? argv[1] : "";
+    if (mode.empty()) {
+      checks();
+      std::printf(failures ? "%d check(s) failed\n" : "all checks passed\n", failures);
+      return failures ? 1 : 0;
+    }
+    if ((mode == "frame" || mode == "mask") && argc == 6) {
+      int h = std::stoi(argv[3]), w = std::stoi(argv[4]);
+      if (mode == "frame") {
+        tools::Image img = tools::read_pnm(argv[2], 3);
+        ImageView view{img.pixels.data(), img.height, img.width, 3, static_cast<int64_t>(img.width) * 3};
+        write_floats(argv[5], frame_to_input(view, h, w).data);
+      } else {
+        tools::Image img = tools::read_pnm(argv[2], 1);
+        write_floats(argv[5], mask_to_model(img.pixels, img.height, img.width, h, w));
+      }
+      return 0;
+    }
+    if (mode == "manifest" && argc == 3) {
+      Manifest m = load_manifest(argv[2]);
+      std::printf("%s %dx%d %zu subgraphs\n", m.target.c_str(), m.height, m.width, m.subgraphs.size());
+      return 0;
+    }
+    std::fprintf(stderr, "usage: reusevos-native-selftest [frame IN.ppm H W OUT | mask IN.pgm H W OUT | manifest DIR]\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+}

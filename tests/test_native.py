@@ -1,0 +1,316 @@
+"""The native tracker core (native/, C++ over ExecuTorch) against the Python tracker on the same bundle.
+
+The CMake project is built once per session (cmake from PyPI, the ExecuTorch runtime the wheel ships).
+Without a C++ toolchain, cmake or a JDK these tests skip, unless REUSEVOS_REQUIRE_NATIVE=1 (CI sets
+it: there a skip would hide a broken build).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reusevos_edge.tracker.frames import frame_to_input, mask_to_model
+
+pytest.importorskip("executorch.runtime")
+
+ROOT = Path(__file__).resolve().parents[1]
+NATIVE = ROOT / "native"
+LITE0_SIZE = (192, 320)
+JUNIT = Path("/usr/share/java/junit-platform-console-standalone.jar")
+
+
+def _missing(what: str):
+    if os.environ.get("REUSEVOS_REQUIRE_NATIVE") == "1":
+        pytest.fail(f"{what} (REUSEVOS_REQUIRE_NATIVE=1: CI must install it)")
+    pytest.skip(what)
+
+
+def write_pnm(path: Path, array: np.ndarray) -> Path:
+    """HxWx3 uint8 -> binary PPM, HxW uint8 -> binary PGM."""
+    magic = b"P6" if array.ndim == 3 else b"P5"
+    path.write_bytes(magic + f"\n{array.shape[1]} {array.shape[0]}\n255\n".encode() + np.ascontiguousarray(array).tobytes())
+    return path
+
+
+def read_pgm(path: Path) -> np.ndarray:
+    data = path.read_bytes()
+    fields = data.split(maxsplit=4)
+    width, height = int(fields[1]), int(fields[2])
+    return np.frombuffer(fields[4][: width * height], np.uint8).reshape(height, width)
+
+
+@pytest.fixture(scope="session")
+def native_build(tmp_path_factory) -> Path:
+    """The native/ CMake project built in Release; returns the build folder."""
+    cmake = shutil.which("cmake") or str(Path(sys.executable).parent / "cmake")
+    if not Path(cmake).exists() and shutil.which("cmake") is None:
+        _missing("cmake is not installed (pip install 'cmake>=3.28')")
+    if shutil.which("c++") is None:
+        _missing("no C++ compiler (c++) on PATH")
+    import executorch
+
+    prefix = Path(list(executorch.__path__)[0]) / "share" / "cmake"
+    build = tmp_path_factory.mktemp("native_build")
+    configure = subprocess.run([cmake, "-S", str(NATIVE), "-B", str(build), f"-DCMAKE_PREFIX_PATH={prefix}"],
+                               capture_output=True, text=True)
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    made = subprocess.run([cmake, "--build", str(build), "-j2"], capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout[-4000:] + made.stderr[-4000:]
+    return build
+
+
+@pytest.fixture(scope="session")
+def lite0_bundle(tmp_path_factory) -> Path:
+    """The bundled lite0 heads exported to ExecuTorch (fp32) at 192x320 with their own tracker options."""
+    from reusevos_edge.converters.bundle import export_bundle
+    from reusevos_edge.converters.targets import validate_options
+    from reusevos_edge.model.registry import build_model
+    from reusevos_edge.model.subgraphs import build_subgraphs
+    from reusevos_edge.tracker.config import tracker_defaults
+
+    height, width = LITE0_SIZE
+    model = build_model("lite0")
+    opts = validate_options(target="executorch", model="lite0", height=height, width=width,
+                            out_dir=tmp_path_factory.mktemp("lite0"))
+    result = export_bundle(opts, model=model, subgraphs=build_subgraphs(model, height=height, width=width),
+                           tracker_config=tracker_defaults(model))
+    return result.path
+
+
+def python_track(bundle: Path, frames: list[np.ndarray], starts: dict[int, dict[int, np.ndarray]]):
+    """The Python tracker over ``bundle``: (records as JSON dicts, label maps)."""
+    from reusevos_edge.runtime.bundle import load_bundle_runner
+    from reusevos_edge.tracker.config import bundle_tracker_config
+    from reusevos_edge.tracker.tracker import Tracker
+
+    runner = load_bundle_runner(bundle, num_threads=1)
+    tracker = Tracker(runner=runner, config=bundle_tracker_config(runner.manifest, where=str(bundle)))
+    records, labels = [], []
+    for index, frame in enumerate(frames):
+        result = tracker.step(frame, new_masks=starts.get(index))
+        records.append(result.record.to_json())
+        labels.append(result.labels)
+    return records, labels
+
+
+def write_clip(folder: Path, frames: list[np.ndarray], starts: dict[int, dict[int, np.ndarray]]) -> list[str]:
+    """Frames as NNNNN.ppm and each start frame's objects as start_NNNNN.pgm (ids); returns --mask arguments."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, frame in enumerate(frames):
+        write_pnm(folder / f"{index:05d}.ppm", frame)
+    args = []
+    for index, objects in starts.items():
+        ids = np.zeros(frames[0].shape[:2], np.uint8)
+        for obj_id, mask in objects.items():
+            ids[mask] = obj_id
+        args += ["--mask", f"{index}:{write_pnm(folder / f'start_{index:05d}.pgm', ids)}"]
+    return args
+
+
+def native_track(build: Path, bundle: Path, folder: Path, mask_args: list[str], out: Path) -> dict:
+    proc = subprocess.run([str(build / "reusevos-native-track"), "--bundle", str(bundle), "--frames", str(folder),
+                           *mask_args, "--out", str(out), "--threads", "1"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((out / "records.json").read_text())
+
+
+def compare(py_records, py_labels, native: dict, out: Path) -> dict:
+    """Decision agreement over object-frames, mean per-frame label IoU, largest |P_gate| difference."""
+    agree = total = 0
+    dp, ious = [0.0], []
+    for index, (rec, nrec) in enumerate(zip(py_records, native["frames"], strict=True)):
+        assert rec["ran"] == nrec["ran"], f"frame {index}: subgraphs {rec['ran']} vs native {nrec['ran']}"
+        assert rec["objects"].keys() == nrec["objects"].keys()
+        for key, obj in rec["objects"].items():
+            nobj = nrec["objects"][key]
+            total += 1
+            agree += obj["decision"] == nobj["decision"] and obj["forced"] == nobj["forced"]
+            if obj["p_gate"] is not None:
+                dp.append(abs(obj["p_gate"] - nobj["p_gate"]))
+        theirs = read_pgm(out / "labels" / f"{index:05d}.pgm")
+        ours = py_labels[index]
+        union = (ours > 0) | (theirs > 0)
+        ious.append(float(((ours == theirs) & union).sum() / union.sum()) if union.any() else 1.0)
+    return {"agreement": agree / total, "mean_iou": float(np.mean(ious)), "max_dp": max(dp), "object_frames": total}
+
+
+def davis_or_synthetic(frames_n: int):
+    """(frames, starts): blackswan 480p from ../shared when present, else a synthetic one-object clip."""
+    import cv2
+
+    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016"
+    jpgs = sorted(glob.glob(str(root / "JPEGImages" / "480p" / "blackswan" / "*.jpg")))[:frames_n]
+    if jpgs:
+        frames = [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for p in jpgs]
+        ann = cv2.imread(str(root / "Annotations" / "480p" / "blackswan" / "00000.png"), cv2.IMREAD_GRAYSCALE)
+        return frames, {0: {1: ann > 0}}
+    from reusevos_edge.data.synthetic import make_clip
+
+    frames, masks = make_clip(num_frames=frames_n, height=240, width=432, num_objects=1, speed_px=3.0, seed=3)
+    return list(frames), {0: {1: masks[0] == 1}}
+
+
+# ---------------------------------------------------------------------------------------------- tests
+def test_selftest(native_build):
+    proc = subprocess.run([str(native_build / "reusevos-native-selftest")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("size", [(480, 854), (240, 320), (288, 512), (100, 97)])
+def test_frame_and_mask_preparation_match_opencv(native_build, tmp_path, size):
+    """frame_to_input bit for bit where OpenCV's SIMD path covers the row (480p DAVIS); elsewhere within one
+    level on a few pixels. mask_to_model (area) to float rounding."""
+    rng = np.random.default_rng(size[0])
+    frame = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    mask = np.zeros(size, np.uint8)
+    mask[size[0] // 5: size[0] // 2, size[1] // 3: size[1] - 7] = 1
+    h, w = 384, 672
+    tool = str(native_build / "reusevos-native-selftest")
+    subprocess.run([tool, "frame", str(write_pnm(tmp_path / "f.ppm", frame)), str(h), str(w), str(tmp_path / "f.bin")], check=True)
+    subprocess.run([tool, "mask", str(write_pnm(tmp_path / "m.pgm", mask)), str(h), str(w), str(tmp_path / "m.bin")], check=True)
+    ours = np.fromfile(tmp_path / "f.bin", np.float32).reshape(1, 3, h, w)
+    want = frame_to_input(frame, height=h, width=w)
+    levels = np.abs(ours - want) * 255
+    assert levels.max() <= 1.0 + 1e-4
+    exact = float((levels < 1e-4).mean())
+    assert exact == 1.0 if size == (480, 854) else exact >= 0.99, exact
+    m = np.fromfile(tmp_path / "m.bin", np.float32).reshape(h, w)
+    np.testing.assert_allclose(m, mask_to_model(mask.astype(bool), height=h, width=w), atol=1e-5)
+
+
+def test_native_tracker_matches_python_on_a_real_clip(native_build, lite0_bundle, tmp_path):
+    """lite0 over ExecuTorch, default options (the gate decides): the same decisions on every object-frame."""
+    frames, starts = davis_or_synthetic(24)
+    args = write_clip(tmp_path / "clip", frames, starts)
+    native = native_track(native_build, lite0_bundle, tmp_path / "clip", args, tmp_path / "out")
+    py_records, py_labels = python_track(lite0_bundle, frames, starts)
+    got = compare(py_records, py_labels, native, tmp_path / "out")
+    assert got["agreement"] == 1.0 and got["mean_iou"] >= 0.99, got
+    assert got["max_dp"] < 1e-3, got
+    assert 0 < native["decisions"]["reuse"] < got["object_frames"] - 1, native["decisions"]  # both paths ran
+
+
+def test_native_tracker_two_objects_one_added_later(native_build, lite0_bundle, tmp_path):
+    """Fusion of two objects, the second starting on frame 4: same decisions, same label maps."""
+    from reusevos_edge.data.synthetic import make_clip
+
+    frames, masks = make_clip(num_frames=16, height=240, width=400, num_objects=2, speed_px=2.0, seed=1)
+    starts = {0: {1: masks[0] == 1}, 4: {2: masks[4] == 2}}
+    args = write_clip(tmp_path / "clip", list(frames), starts)
+    native = native_track(native_build, lite0_bundle, tmp_path / "clip", args, tmp_path / "out")
+    py_records, py_labels = python_track(lite0_bundle, list(frames), starts)
+    got = compare(py_records, py_labels, native, tmp_path / "out")
+    assert got["agreement"] == 1.0 and got["mean_iou"] >= 0.99, got
+    assert native["frames"][4]["objects"]["2"]["decision"] == "init"
+    both = [i for i in range(4, 16) if {1, 2} <= set(np.unique(read_pgm(tmp_path / "out" / "labels" / f"{i:05d}.pgm")))]
+    assert both, "no frame where the two objects were fused into one label map"
+
+
+def test_native_tracker_state_machine_on_the_tiny_bundle(native_build, tiny_bundles, tmp_path):
+    """tau 0 and keyframe bound 2 (the tiny bundle's options): reuse/compute alternate as in Python, score
+    updates included."""
+    from reusevos_edge.data.synthetic import make_clip
+
+    bundle = tiny_bundles("executorch").path
+    frames, masks = make_clip(num_frames=10, height=64, width=96, num_objects=2, speed_px=1.0, seed=2)
+    starts = {0: {1: masks[0] == 1, 2: masks[0] == 2}}
+    args = write_clip(tmp_path / "clip", list(frames), starts)
+    native = native_track(native_build, bundle, tmp_path / "clip", args, tmp_path / "out")
+    py_records, py_labels = python_track(bundle, list(frames), starts)
+    got = compare(py_records, py_labels, native, tmp_path / "out")
+    assert got["agreement"] == 1.0 and got["mean_iou"] >= 0.99, got
+    assert any("score_update" in f["ran"] for f in native["frames"])
+
+
+def test_native_bad_input_is_named_and_leaves_nothing(native_build, tiny_bundles, tmp_path):
+    bundle = tiny_bundles("executorch").path
+    frames = [np.full((64, 96, 3), 90, np.uint8)] * 2
+    tool = str(native_build / "reusevos-native-track")
+
+    def run(*args):
+        return subprocess.run([tool, *args], capture_output=True, text=True)
+
+    mask = np.zeros((64, 96), np.uint8)
+    mask[10:20, 10:30] = 1
+    args = write_clip(tmp_path / "clip", frames, {0: {1: mask.astype(bool)}})
+    out = tmp_path / "out"
+    clip, b = str(tmp_path / "clip"), str(bundle)
+    empty = write_pnm(tmp_path / "empty.pgm", np.zeros((64, 96), np.uint8))
+    small = write_pnm(tmp_path / "small.pgm", mask[:32])
+    cases = {
+        "missing bundle": (["--bundle", str(tmp_path / "nope"), "--frames", clip, *args], "is not a folder"),
+        "frames folder": (["--bundle", b, "--frames", str(tmp_path / "nothing"), *args], "--frames"),
+        "empty mask": (["--bundle", b, "--frames", clip, "--mask", str(empty)], "holds no object"),
+        "mask size": (["--bundle", b, "--frames", clip, "--mask", str(small)], "does not match the frames"),
+        "start frame": (["--bundle", b, "--frames", clip, "--mask", f"9:{tmp_path / 'clip' / 'start_00000.pgm'}"],
+                        "outside the clip"),
+        "threads": (["--bundle", b, "--frames", clip, *args, "--threads", "two"], "expected an integer"),
+    }
+    for name, (argv, expected) in cases.items():
+        proc = run(*argv, "--out", str(out))
+        assert proc.returncode == 2 and expected in proc.stderr, (name, proc.stderr)
+        assert proc.stderr.count("error:") == 1, proc.stderr
+        assert not out.exists() and not Path(str(out) + ".partial").exists(), name
+    tampered = tmp_path / "tampered"
+    shutil.copytree(bundle, tampered)
+    program = tampered / json.loads((tampered / "manifest.json").read_text())["artifact"]
+    data = bytearray(program.read_bytes())
+    data[len(data) // 2] ^= 1
+    program.write_bytes(bytes(data))
+    proc = run("--bundle", str(tampered), "--frames", str(tmp_path / "clip"), *args, "--out", str(out))
+    assert proc.returncode == 2 and "sha256 mismatch" in proc.stderr, proc.stderr
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["tracker"]["tau"] = 0.9
+    edited = tmp_path / "edited"
+    shutil.copytree(bundle, edited)
+    (edited / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    proc = run("--bundle", str(edited), "--frames", str(tmp_path / "clip"), *args, "--out", str(out))
+    assert proc.returncode == 2 and "modified after export" in proc.stderr, proc.stderr
+
+
+def test_jni_binding_under_junit(native_build, lite0_bundle, tmp_path):
+    """org.reusevos.NativeTracker on this JVM: the clip's decisions and masks as the Python tracker's, bad input named."""
+    if shutil.which("javac") is None or shutil.which("java") is None:
+        _missing("no JDK (javac/java) on PATH")
+    if not JUNIT.exists():
+        _missing(f"{JUNIT} is missing (apt-get install junit5)")
+    if not (native_build / "libreusevos_jni.so").exists():
+        _missing("the JNI library was not built (CMake found no JNI)")
+    from reusevos_edge.data.synthetic import make_clip
+
+    frames, masks = make_clip(num_frames=10, height=240, width=400, num_objects=2, speed_px=2.0, seed=4)
+    starts = {0: {1: masks[0] == 1}, 3: {2: masks[3] == 2}}
+    clip = tmp_path / "clip"
+    write_clip(clip, list(frames), starts)
+    records, labels = python_track(lite0_bundle, list(frames), starts)
+    lines = [" ".join(f"{k}:{o['decision']}" for k, o in r["objects"].items()) for r in records]
+    (clip / "decisions.txt").write_text("\n".join(lines) + "\n")
+    for index, label in enumerate(labels):
+        write_pnm(clip / f"labels_{index:05d}.pgm", label)
+    tampered = tmp_path / "tampered"
+    shutil.copytree(lite0_bundle, tampered)
+    program = tampered / "model.pte"
+    data = bytearray(program.read_bytes())
+    data[-100] ^= 1
+    program.write_bytes(bytes(data))
+    classes = tmp_path / "classes"
+    jni = NATIVE / "jni"
+    sources = [str(p) for p in (jni / "java").rglob("*.java")] + [str(p) for p in (jni / "test").rglob("*.java")]
+    compiled = subprocess.run(["javac", "-d", str(classes), "-cp", str(JUNIT), *sources], capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stderr
+    proc = subprocess.run(
+        ["java", f"-Djava.library.path={native_build}", f"-Dreusevos.bundle={lite0_bundle}",
+         f"-Dreusevos.tampered={tampered}", f"-Dreusevos.clip={clip}", "-jar", str(JUNIT), "-cp", str(classes),
+         "--select-class", "org.reusevos.NativeTrackerTest", "--disable-banner", "--details=summary"],
+        capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "2 tests successful" in proc.stdout, proc.stdout[-2000:]
