@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reusevos_edge.bench.native import write_pnm
 from reusevos_edge.tracker.frames import frame_to_input, mask_to_model
 
 pytest.importorskip("executorch.runtime")
@@ -32,13 +33,6 @@ def _missing(what: str):
     if os.environ.get("REUSEVOS_REQUIRE_NATIVE") == "1":
         pytest.fail(f"{what} (REUSEVOS_REQUIRE_NATIVE=1: CI must install it)")
     pytest.skip(what)
-
-
-def write_pnm(path: Path, array: np.ndarray) -> Path:
-    """HxWx3 uint8 -> binary PPM, HxW uint8 -> binary PGM."""
-    magic = b"P6" if array.ndim == 3 else b"P5"
-    path.write_bytes(magic + f"\n{array.shape[1]} {array.shape[0]}\n255\n".encode() + np.ascontiguousarray(array).tobytes())
-    return path
 
 
 def read_pgm(path: Path) -> np.ndarray:
@@ -314,3 +308,28 @@ def test_jni_binding_under_junit(native_build, lite0_bundle, tmp_path):
         capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "2 tests successful" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_reusevos_bench_native_rows(native_build, tiny_bundles, tmp_path, capsys):
+    """reusevos-bench --native: the native runner measures a row beside the Python row, same schema and clip."""
+    from reusevos_edge.bench.schema import check_run
+    from reusevos_edge.cli.bench import main
+
+    bundle = tiny_bundles("executorch").path
+    out = tmp_path / "bench"
+    rc = main(["--bundle", str(bundle), "--native", str(native_build), "--no-eager", "--no-plots", "--frames", "8",
+               "--cooldown", "0", "--warmup", "1", "--no-progress", "--out", str(out)])
+    assert rc == 0
+    run = check_run(json.loads((out / "bench.json").read_text()), where="bench.json")
+    rows = {r.name: r for r in run.results}
+    python_row, native_row = rows[bundle.name], rows[f"{bundle.name}@native"]
+    assert native_row.notes == ["native tracker core (C++) over ExecuTorch"]
+    assert (native_row.computed, native_row.reused, native_row.calls) == (python_row.computed, python_row.reused,
+                                                                         python_row.calls)
+    assert native_row.frames == 8 and 0.0 <= native_row.host_share < 1.0 and native_row.memory.peak_mb > 0
+    assert "@native" in (out / "bench.md").read_text()
+    capsys.readouterr()
+    assert main(["--bundle", str(bundle), "--native", str(tmp_path), "--no-eager", "--no-plots",
+                 "--out", str(tmp_path / "b2")]) == 2
+    assert "no executable reusevos-native-bench" in capsys.readouterr().err
+    assert not (tmp_path / "b2").exists()

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "reusevos/error.hpp"
 
@@ -103,31 +104,37 @@ Tensor frame_to_input(const ImageView& image, int height, int width) {
   std::vector<int16_t> a0(width), a1(width), b0(height), b1(height);
   for (int x = 0; x < width; ++x) a0[x] = fixed(tx.w0[x]), a1[x] = fixed(tx.w1[x]);
   for (int y = 0; y < height; ++y) b0[y] = fixed(ty.w0[y]), b1[y] = fixed(ty.w1[y]);
-  // horizontal pass for the source rows that are used, cached by source row index
-  std::vector<int32_t> row_cache(static_cast<size_t>(image.height) * width * 3);
-  std::vector<char> done(image.height, 0);
-  auto hrow = [&](int sy) -> const int32_t* {
-    int32_t* d = row_cache.data() + static_cast<size_t>(sy) * width * 3;
-    if (!done[sy]) {
-      const uint8_t* s = image.data + sy * image.stride;
-      for (int x = 0; x < width; ++x) {
-        const uint8_t* p0 = s + tx.i0[x] * cn;
-        const uint8_t* p1 = s + tx.i1[x] * cn;
-        for (int c = 0; c < 3; ++c) d[x * 3 + c] = p0[c] * a0[x] + p1[c] * a1[x];
-      }
-      done[sy] = 1;
+  // horizontal pass into planar int32 rows (only the source rows the output uses), then the vertical
+  // pass per plane over contiguous rows (vectorisable); weights sum to 2048, so no clamping is needed
+  const size_t row = static_cast<size_t>(width);
+  std::unique_ptr<int32_t[]> hbuf_store(new int32_t[static_cast<size_t>(3) * image.height * row]);  // uninitialised: rows are written before read
+  int32_t* const hbuf_data = hbuf_store.get();
+  std::vector<char> used(image.height, 0);
+  for (int y = 0; y < height; ++y) used[ty.i0[y]] = used[ty.i1[y]] = 1;
+  for (int sy = 0; sy < image.height; ++sy) {
+    if (!used[sy]) continue;
+    const uint8_t* s = image.data + sy * image.stride;
+    int32_t* r = hbuf_data + static_cast<size_t>(sy) * row;
+    int32_t* g = r + static_cast<size_t>(image.height) * row;
+    int32_t* b = g + static_cast<size_t>(image.height) * row;
+    for (int x = 0; x < width; ++x) {
+      const uint8_t* p0 = s + tx.i0[x] * cn;
+      const uint8_t* p1 = s + tx.i1[x] * cn;
+      const int32_t w0 = a0[x], w1 = a1[x];
+      r[x] = p0[0] * w0 + p1[0] * w1;
+      g[x] = p0[1] * w0 + p1[1] * w1;
+      b[x] = p0[2] * w0 + p1[2] * w1;
     }
-    return d;
-  };
-  for (int y = 0; y < height; ++y) {
-    const int32_t* d0 = hrow(ty.i0[y]);
-    const int32_t* d1 = hrow(ty.i1[y]);
-    for (int x = 0; x < width; ++x)
-      for (int c = 0; c < 3; ++c) {
-        int32_t v = (((b0[y] * (d0[x * 3 + c] >> 4)) >> 16) + ((b1[y] * (d1[x * 3 + c] >> 4)) >> 16) + 2) >> 2;
-        v = std::min(std::max(v, 0), 255);
-        out.data[c * plane + static_cast<size_t>(y) * width + x] = static_cast<float>(v) * k;
-      }
+  }
+  for (int c = 0; c < 3; ++c) {
+    for (int y = 0; y < height; ++y) {
+      const int32_t* d0 = hbuf_data + (static_cast<size_t>(c) * image.height + ty.i0[y]) * row;
+      const int32_t* d1 = hbuf_data + (static_cast<size_t>(c) * image.height + ty.i1[y]) * row;
+      float* o = out.data.data() + c * plane + static_cast<size_t>(y) * width;
+      const int32_t w0 = b0[y], w1 = b1[y];
+      for (int x = 0; x < width; ++x)
+        o[x] = static_cast<float>((((w0 * (d0[x] >> 4)) >> 16) + ((w1 * (d1[x] >> 4)) >> 16) + 2) >> 2) * k;
+    }
   }
   return out;
 }

@@ -126,6 +126,16 @@ double TrackerConfig::gate_probability(double p) const {
   return 1.0 / (1.0 + std::exp(-(gate_a * std::log(q / (1.0 - q)) + gate_b)));
 }
 
+std::string TrackerConfig::to_json() const {
+  std::string s = "{\"tau\":" + json::number(tau) + ",\"keyframe_bound\":" +
+                  (keyframe_bound < 0 ? "null" : std::to_string(keyframe_bound)) + ",\"locality_radius\":" +
+                  (locality_radius < 0 ? "null" : std::to_string(locality_radius)) + ",\"delta_scale\":" +
+                  json::number(delta_scale) + ",\"update_every\":" + std::to_string(update_every) +
+                  ",\"learning_rate\":" + json::number(learning_rate);
+  if (gate_calibrated) s += ",\"gate_calibration\":[" + json::number(gate_a) + "," + json::number(gate_b) + "]";
+  return s + "}";
+}
+
 const SubgraphSpec& Manifest::subgraph(const std::string& name) const {
   auto it = subgraphs.find(name);
   if (it == subgraphs.end()) throw Error("bundle " + bundle_dir + " has no subgraph " + name);

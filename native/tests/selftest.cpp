@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "../tools/pnm.cpp"
+#include "../tools/pnm.hpp"
 #include "reusevos/error.hpp"
 #include "reusevos/image_ops.hpp"
 #include "reusevos/json.hpp"

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "clip_files.hpp"
 #include "pnm.hpp"
 #include "reusevos/error.hpp"
 #include "reusevos/executorch_backend.hpp"
@@ -25,6 +26,7 @@
 
 namespace fs = std::filesystem;
 using namespace reusevos;
+using tools::parse_int;
 
 namespace {
 
@@ -45,14 +47,6 @@ struct Args {
                     "--out DIR [--max-frames N] [--threads N] [--tau T] [--keyframe-bound K|none]");
 }
 
-int parse_int(const std::string& text, const std::string& what) {
-  size_t used = 0;
-  int v = 0;
-  try { v = std::stoi(text, &used); } catch (...) { used = 0; }
-  if (used != text.size() || text.empty()) usage(what + ": expected an integer, got \"" + text + "\"");
-  return v;
-}
-
 Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
@@ -68,9 +62,8 @@ Args parse(int argc, char** argv) {
       try { a.tau = std::stod(v); } catch (...) { usage("--tau: expected a number, got \"" + v + "\""); }
     } else if (k == "--keyframe-bound") a.keyframe_bound = v == "none" ? -1 : parse_int(v, k);
     else if (k == "--mask") {
-      size_t colon = v.find(':');
-      int start = colon == std::string::npos ? 0 : parse_int(v.substr(0, colon), "--mask frame");
-      a.masks[start] = colon == std::string::npos ? v : v.substr(colon + 1);
+      auto [start, file] = tools::parse_mask_arg(v);
+      a.masks[start] = file;
     } else usage("unknown option " + k);
   }
   if (a.bundle.empty() || a.frames.empty() || a.out.empty() || a.masks.empty())
@@ -78,67 +71,13 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-std::vector<std::string> frame_files(const std::string& dir, int max_frames) {
-  if (!fs::is_directory(dir)) throw Error("--frames " + dir + " is not a folder (expected a folder of .ppm frames)");
-  std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file() && e.path().extension() == ".ppm") files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
-  if (files.empty()) throw Error("--frames " + dir + " holds no .ppm frames (convert with ffmpeg -i VIDEO " + dir + "/%05d.ppm)");
-  if (max_frames > 0 && static_cast<int>(files.size()) > max_frames) files.resize(max_frames);
-  return files;
-}
-
-// PGM of object ids -> id -> 0/1 mask (0 = background, 255 = void, ignored).
-std::map<int, Mask> masks_from_ids(const tools::Image& ids, const std::string& path) {
-  std::map<int, Mask> masks;
-  for (size_t i = 0; i < ids.pixels.size(); ++i) {
-    int id = ids.pixels[i];
-    if (id == 0 || id == 255) continue;
-    auto& m = masks[id];
-    if (m.empty()) m.assign(ids.pixels.size(), 0);
-    m[i] = 1;
-  }
-  if (masks.empty()) throw Error("--mask " + path + " holds no object (every pixel is 0 or 255)");
-  return masks;
-}
-
-double trimmed_mean(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  size_t cut = v.size() / 10;
-  double sum = 0.0;
-  for (size_t i = cut; i < v.size() - cut; ++i) sum += v[i];
-  return sum / static_cast<double>(v.size() - 2 * cut);
-}
-
-std::string config_json(const TrackerConfig& c) {
-  std::string s = "{\"tau\":" + json::number(c.tau) + ",\"keyframe_bound\":" +
-                  (c.keyframe_bound < 0 ? "null" : std::to_string(c.keyframe_bound)) + ",\"locality_radius\":" +
-                  (c.locality_radius < 0 ? "null" : std::to_string(c.locality_radius)) +
-                  ",\"delta_scale\":" + json::number(c.delta_scale) + ",\"update_every\":" + std::to_string(c.update_every) +
-                  ",\"learning_rate\":" + json::number(c.learning_rate);
-  if (c.gate_calibrated) s += ",\"gate_calibration\":[" + json::number(c.gate_a) + "," + json::number(c.gate_b) + "]";
-  return s + "}";
-}
-
 int run(const Args& args) {
   if (fs::exists(args.out) && !(fs::is_directory(args.out) && fs::is_empty(args.out)))
     throw Error("--out " + args.out + " exists and is not an empty folder");
   // every input checked before the long work starts
-  std::vector<std::string> files = frame_files(args.frames, args.max_frames);
-  std::map<int, std::map<int, Mask>> starts;
+  std::vector<std::string> files = tools::frame_files(args.frames, args.max_frames);
   tools::Image first = tools::read_pnm(files[0], 3);
-  for (const auto& [frame, path] : args.masks) {
-    if (frame < 0 || frame >= static_cast<int>(files.size()))
-      throw Error("--mask " + path + ": start frame " + std::to_string(frame) + " is outside the clip's " +
-                  std::to_string(files.size()) + " frames");
-    tools::Image ids = tools::read_pnm(path, 1);
-    if (ids.width != first.width || ids.height != first.height)
-      throw Error("--mask " + path + ": " + std::to_string(ids.width) + "x" + std::to_string(ids.height) +
-                  " does not match the frames' " + std::to_string(first.width) + "x" + std::to_string(first.height));
-    starts[frame] = masks_from_ids(ids, path);
-  }
+  auto starts = tools::read_starts(args.masks, first, files.size());
   Manifest manifest = load_manifest(args.bundle);
   TrackerConfig config = manifest.tracker;
   if (args.tau) config.tau = *args.tau;
@@ -189,13 +128,13 @@ int run(const Args& args) {
   }
   int gated = counts["reuse"] + counts["compute"];
   std::vector<double> later(ms.begin() + 1, ms.end()), later_host(host_ms.begin() + 1, host_ms.end());
-  double frame_ms = trimmed_mean(later), hostm = trimmed_mean(later_host);
+  double frame_ms = tools::trimmed_mean(later), hostm = tools::trimmed_mean(later_host);
   std::string doc = "{\"source\":" + json::quote(args.frames) + ",\"bundle\":" + json::quote(args.bundle) +
                     ",\"runtime\":\"native-executorch\",\"num_frames\":" + std::to_string(files.size()) +
                     ",\"reuse_rate\":" + (gated ? json::number(double(counts["reuse"]) / gated) : "null") +
                     ",\"decisions\":{\"init\":" + std::to_string(counts["init"]) + ",\"compute\":" +
                     std::to_string(counts["compute"]) + ",\"reuse\":" + std::to_string(counts["reuse"]) +
-                    ",\"forced\":" + std::to_string(counts["forced"]) + "},\"config\":" + config_json(config) +
+                    ",\"forced\":" + std::to_string(counts["forced"]) + "},\"config\":" + config.to_json() +
                     ",\"ms_per_frame\":" + json::number(frame_ms) + ",\"host_ms_per_frame\":" + json::number(hostm) +
                     ",\"frames\":[" + frames_json + "]}\n";
   std::ofstream(temp / "records.json") << doc;

@@ -17,7 +17,8 @@ WORKER_TIMEOUT_S = 3600
 
 
 class HostDevice:
-    """Runs ``python -m reusevos_edge.bench.worker`` per plan; readings from ``/proc`` and ``/sys``."""
+    """Runs ``python -m reusevos_edge.bench.worker`` per plan (the native runner for native rows); readings from
+    ``/proc`` and ``/sys``."""
 
     kind = "host"
     runs_eager = True
@@ -31,6 +32,10 @@ class HostDevice:
         return []
 
     def measure(self, plan: BenchPlan, workdir: Path) -> dict:
+        if plan.native is not None:
+            from .native import measure
+
+            return measure(plan, workdir)
         plan_path, out_path = workdir / f"{plan.name}.plan.json", workdir / f"{plan.name}.measured.json"
         plan_path.write_text(json.dumps(plan.to_json()))
         cmd = [sys.executable, "-m", "reusevos_edge.bench.worker", str(plan_path), str(out_path)]

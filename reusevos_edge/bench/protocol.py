@@ -36,7 +36,8 @@ EAGER = "pytorch-eager"
 class BenchPlan:
     """One row of the run: a bundle folder, or PyTorch eager (``bundle`` None) of ``model`` with
     ``checkpoint`` (None: the variant's bundled heads) at ``size``, with ``tracker`` options (a
-    ``TrackerConfig.to_json()``; None: the weights' own); ``tau`` overrides the row's tau."""
+    ``TrackerConfig.to_json()``; None: the weights' own); ``tau`` overrides the row's tau; ``native``: the
+    path of ``reusevos-native-bench`` when the native tracker core measures the row (``bench.native``)."""
 
     name: str
     clip: ClipSpec
@@ -49,6 +50,7 @@ class BenchPlan:
     tau: float | None = None
     warmup_frames: int = 3
     cooldown_s: float = 2.0
+    native: str | None = None
 
     def to_json(self) -> dict:
         return {**dataclasses.asdict(self), "clip": self.clip.to_json()}

@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cooldown", type=float, default=2.0, help="seconds of rest before each row (default 2)")
     p.add_argument("--warmup", type=int, default=3, help="untimed warm-up frames per row (default 3)")
     p.add_argument("--no-eager", action="store_true", help="leave out the PyTorch eager reference row")
+    p.add_argument("--native", type=Path, default=None, metavar="PATH",
+                   help="also run each ExecuTorch bundle through the native tracker core: the reusevos-native-bench "
+                   "binary or the native build folder (host only; see native/README.md)")
     p.add_argument("--no-plots", action="store_true", help="skip latency.png and summary.png")
     p.add_argument("--apk", type=Path, default=None, help="android: install this demo-app APK first")
     p.add_argument("--app", type=Path, default=None, help="ios: install this demo .app first")
@@ -122,8 +125,12 @@ def _plans(args: argparse.Namespace, manifests: list[dict], device) -> tuple[lis
         checkpoint = checkpoint if checkpoint and Path(checkpoint).is_file() else None
         rows.append((EAGER, dict(model=variant or DEFAULT_MODEL, checkpoint=checkpoint,
                                  tracker=manifests[0].get("tracker") if manifests else None), {}))
+    native = _native_runner(args, manifests, device)
     for path, manifest in zip(args.bundle, manifests):
-        rows.append((path.resolve().name, dict(bundle=str(path.resolve())), dict(manifest.get("subgraph_precision") or {})))
+        precision = dict(manifest.get("subgraph_precision") or {})
+        rows.append((path.resolve().name, dict(bundle=str(path.resolve())), precision))
+        if native is not None and manifest["target"] == "executorch":
+            rows.append((f"{path.resolve().name}@native", dict(bundle=str(path.resolve()), native=native), precision))
     plans, precisions = [], {}
     for (name, kwargs, precision), tau in itertools.product(rows, args.tau_rows):
         name = name if len(args.tau_rows) == 1 else f"{name}@tau={'own' if tau is None else f'{tau:g}'}"
@@ -133,6 +140,19 @@ def _plans(args: argparse.Namespace, manifests: list[dict], device) -> tuple[lis
     if not plans:
         raise InputError("nothing to benchmark: pass --bundle DIR (a phone cannot run the PyTorch eager row)")
     return plans, precisions
+
+
+def _native_runner(args: argparse.Namespace, manifests: list[dict], device) -> str | None:
+    """The checked ``--native`` runner path, or None without the flag."""
+    if args.native is None:
+        return None
+    from ..bench.native import find_runner
+
+    if device.kind != "host":
+        raise InputError(f"--native runs on --device host only (on {device.kind} the demo app runs the native core)")
+    if not any(m["target"] == "executorch" for m in manifests):
+        raise InputError("--native: the native tracker core runs ExecuTorch bundles; pass an executorch --bundle")
+    return str(find_runner(args.native))
 
 
 def _tables(manifests: list[dict], size: tuple[int, int]):
@@ -214,7 +234,8 @@ def run(args: argparse.Namespace) -> int:
                 **plans[0].clip.to_json()}
         result, warnings = run_bench(device, plans, workdir=raw, tables=_tables(manifests, plans[0].size), precisions=precisions,
                                      clip=clip, progress=not args.no_progress)
-        shutil.rmtree(raw / "clip", ignore_errors=True)  # the clip's frames for a phone: large, re-creatable
+        for frames in ("clip", "native_clip"):  # the clip's frames for a phone / the native runner: large, re-creatable
+            shutil.rmtree(raw / frames, ignore_errors=True)
         write_json(temp / "bench.json", result.to_json())
         table = markdown(result)
         write_text(temp / "bench.md", table)

@@ -43,6 +43,8 @@ struct TrackerConfig {
   void validate() const;
   // P_gate as the host reads the program's p: sigmoid(a logit(p) + b) with p clipped to [1e-7, 1 - 1e-7].
   double gate_probability(double p) const;
+  // The options as the Python TrackerConfig.to_json() writes them (gate_calibration only when set).
+  std::string to_json() const;
 };
 
 struct Manifest {
