@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 
 #include "reusevos/error.hpp"
@@ -98,8 +99,8 @@ Tensor frame_to_input(const ImageView& image, int height, int width) {
     }
     return out;
   }
-  // OpenCV 8-bit INTER_LINEAR: 11-bit fixed-point weights; horizontal pass in int32, vertical pass as its
-  // SIMD kernel computes it: ((b0 * (D0 >> 4)) >> 16) + ((b1 * (D1 >> 4)) >> 16) + 2) >> 2.
+  // OpenCV 8-bit INTER_LINEAR: 11-bit fixed-point weights; horizontal pass in int32 (kept as D >> 4 in int16),
+  // vertical pass as its SIMD kernel computes it: ((b0 * (D0 >> 4)) >> 16) + ((b1 * (D1 >> 4)) >> 16) + 2) >> 2.
   Taps tx = linear_taps(image.width, width), ty = linear_taps(image.height, height);
   std::vector<int16_t> a0(width), a1(width), b0(height), b1(height);
   for (int x = 0; x < width; ++x) a0[x] = fixed(tx.w0[x]), a1[x] = fixed(tx.w1[x]);
@@ -107,33 +108,35 @@ Tensor frame_to_input(const ImageView& image, int height, int width) {
   // horizontal pass into planar int32 rows (only the source rows the output uses), then the vertical
   // pass per plane over contiguous rows (vectorisable); weights sum to 2048, so no clamping is needed
   const size_t row = static_cast<size_t>(width);
-  std::unique_ptr<int32_t[]> hbuf_store(new int32_t[static_cast<size_t>(3) * image.height * row]);  // uninitialised: rows are written before read
-  int32_t* const hbuf_data = hbuf_store.get();
+  std::unique_ptr<int16_t[]> hbuf_store(new int16_t[static_cast<size_t>(3) * image.height * row]);  // uninitialised: rows are written before read
+  int16_t* const hbuf_data = hbuf_store.get();
   std::vector<char> used(image.height, 0);
   for (int y = 0; y < height; ++y) used[ty.i0[y]] = used[ty.i1[y]] = 1;
   for (int sy = 0; sy < image.height; ++sy) {
     if (!used[sy]) continue;
     const uint8_t* s = image.data + sy * image.stride;
-    int32_t* r = hbuf_data + static_cast<size_t>(sy) * row;
-    int32_t* g = r + static_cast<size_t>(image.height) * row;
-    int32_t* b = g + static_cast<size_t>(image.height) * row;
+    int16_t* r = hbuf_data + static_cast<size_t>(sy) * row;
+    int16_t* g = r + static_cast<size_t>(image.height) * row;
+    int16_t* b = g + static_cast<size_t>(image.height) * row;
     for (int x = 0; x < width; ++x) {
       const uint8_t* p0 = s + tx.i0[x] * cn;
       const uint8_t* p1 = s + tx.i1[x] * cn;
       const int32_t w0 = a0[x], w1 = a1[x];
-      r[x] = p0[0] * w0 + p1[0] * w1;
-      g[x] = p0[1] * w0 + p1[1] * w1;
-      b[x] = p0[2] * w0 + p1[2] * w1;
+      r[x] = static_cast<int16_t>((p0[0] * w0 + p1[0] * w1) >> 4);  // <= 255 * 2048 >> 4: fits int16
+      g[x] = static_cast<int16_t>((p0[1] * w0 + p1[1] * w1) >> 4);
+      b[x] = static_cast<int16_t>((p0[2] * w0 + p1[2] * w1) >> 4);
     }
   }
   for (int c = 0; c < 3; ++c) {
     for (int y = 0; y < height; ++y) {
-      const int32_t* d0 = hbuf_data + (static_cast<size_t>(c) * image.height + ty.i0[y]) * row;
-      const int32_t* d1 = hbuf_data + (static_cast<size_t>(c) * image.height + ty.i1[y]) * row;
+      const int16_t* d0 = hbuf_data + (static_cast<size_t>(c) * image.height + ty.i0[y]) * row;
+      const int16_t* d1 = hbuf_data + (static_cast<size_t>(c) * image.height + ty.i1[y]) * row;
       float* o = out.data.data() + c * plane + static_cast<size_t>(y) * width;
-      const int32_t w0 = b0[y], w1 = b1[y];
-      for (int x = 0; x < width; ++x)
-        o[x] = static_cast<float>((((w0 * (d0[x] >> 4)) >> 16) + ((w1 * (d1[x] >> 4)) >> 16) + 2) >> 2) * k;
+      const int16_t w0 = b0[y], w1 = b1[y];
+      for (int x = 0; x < width; ++x) {
+        const int16_t h0 = static_cast<int16_t>((w0 * d0[x]) >> 16), h1 = static_cast<int16_t>((w1 * d1[x]) >> 16);
+        o[x] = static_cast<float>((h0 + h1 + 2) >> 2) * k;
+      }
     }
   }
   return out;
@@ -192,9 +195,33 @@ std::vector<float> resize_linear(const float* src, int src_h, int src_w, int dst
 }
 
 void sigmoid(std::vector<float>& values) {
-  for (float& v : values) {
-    float x = std::min(std::max(v, -60.0f), 60.0f);
-    v = 1.0f / (1.0f + std::exp(-x));
+  // exp(-x) by Cephes' expf polynomial in plain arithmetic (round(x / ln 2) by the 1.5 * 2^23 trick, 2^k by
+  // building the exponent bits), so the loop vectorises on every target; std::exp does not, and it was the
+  // costliest host step per object. Needs -fno-trapping-math (CMakeLists) for the clamps to vectorise.
+  float* __restrict v = values.data();
+  const size_t n = values.size();
+  for (size_t i = 0; i < n; ++i) {
+    float x = v[i];
+    x = x < -60.0f ? -60.0f : x;
+    x = x > 60.0f ? 60.0f : x;
+    x = -x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;  // the low mantissa bits of t hold round(x / ln 2)
+    const float kf = t - 12582912.0f;
+    int32_t tbits;
+    std::memcpy(&tbits, &t, sizeof t);
+    const int32_t k = tbits - 0x4B400000;
+    const float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * r * r + r + 1.0f;
+    const int32_t bits = (k + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, sizeof scale);
+    v[i] = 1.0f / (1.0f + y * scale);
   }
 }
 
@@ -221,17 +248,21 @@ Tensor locality_window(const Tensor& mask16, int radius) {
 std::vector<uint8_t> fuse_labels(const std::vector<std::pair<int, const float*>>& probs, int64_t pixels) {
   std::vector<uint8_t> label(static_cast<size_t>(pixels), 0);
   if (probs.empty()) return label;
-  for (int64_t i = 0; i < pixels; ++i) {
-    float best = probs[0].second[i];
-    uint8_t id = best > 0.5f ? static_cast<uint8_t>(probs[0].first) : 0;
-    for (size_t k = 1; k < probs.size(); ++k) {
-      float p = probs[k].second[i];
-      if (p > best) {
-        best = p;
-        if (best > 0.5f) id = static_cast<uint8_t>(probs[k].first);
-      }
+  uint8_t* out = label.data();
+  const float* p0 = probs[0].second;
+  const uint8_t id0 = static_cast<uint8_t>(probs[0].first);
+  for (int64_t i = 0; i < pixels; ++i) out[i] = p0[i] > 0.5f ? id0 : 0;
+  if (probs.size() == 1) return label;
+  std::vector<float> best(p0, p0 + pixels);
+  for (size_t k = 1; k < probs.size(); ++k) {
+    const float* p = probs[k].second;
+    const uint8_t id = static_cast<uint8_t>(probs[k].first);
+    float* b = best.data();
+    for (int64_t i = 0; i < pixels; ++i) {
+      const bool better = p[i] > b[i];
+      b[i] = better ? p[i] : b[i];
+      out[i] = better && p[i] > 0.5f ? id : out[i];
     }
-    label[static_cast<size_t>(i)] = id;
   }
   return label;
 }

@@ -54,9 +54,17 @@ void checks() {
   std::vector<float> p1 = {0.9f, 0.6f, 0.3f, 0.4f}, p2 = {0.2f, 0.7f, 0.4f, 0.6f};
   auto lab = fuse_labels({{3, p1.data()}, {7, p2.data()}}, 4);
   check(lab == std::vector<uint8_t>({3, 7, 0, 7}), "fusion: most probable object above 0.5, else background");
-  std::vector<float> sig = {0.0f, 100.0f};
+  std::vector<float> sig;
+  for (int i = -80000; i <= 80000; ++i) sig.push_back(i * 1e-3f);
+  std::vector<float> xs = sig;
   sigmoid(sig);
-  check(sig[0] == 0.5f && sig[1] > 0.999f, "sigmoid");
+  double worst = 0.0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    double x = std::min(std::max(static_cast<double>(xs[i]), -60.0), 60.0);
+    double want = 1.0 / (1.0 + std::exp(-x));
+    worst = std::max(worst, std::abs(sig[i] - want) / want);
+  }
+  check(worst < 1e-6 && sig[80000] == 0.5f, "sigmoid within 1e-6 (relative) of the exact one on [-80, 80]");
   TrackerConfig c;
   c.tau = 1.5;
   threw = false;
