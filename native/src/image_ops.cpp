@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <memory>
 
 #include "reusevos/error.hpp"
 
@@ -81,13 +80,15 @@ std::vector<float> linear_float(const float* src, int sh, int sw, int dh, int dw
 
 }  // namespace
 
-Tensor frame_to_input(const ImageView& image, int height, int width) {
+void frame_to_input(const ImageView& image, Tensor& out, std::vector<int16_t>& scratch) {
+  if (out.shape.size() != 4 || out.shape[0] != 1 || out.shape[1] != 3 || out.numel() != static_cast<int64_t>(out.data.size()))
+    throw Error("frame_to_input: the output must be a 1x3xHxW tensor, got " + shape_text(out.shape));
+  const int height = static_cast<int>(out.shape[2]), width = static_cast<int>(out.shape[3]);
   if (image.data == nullptr || image.height <= 0 || image.width <= 0 || (image.channels != 3 && image.channels != 4) ||
       image.stride < static_cast<int64_t>(image.width) * image.channels)
     throw Error("frame: expected RGB or RGBA uint8 pixels with a row stride >= width * channels, got " +
                 std::to_string(image.width) + "x" + std::to_string(image.height) + "x" +
                 std::to_string(image.channels) + " stride " + std::to_string(image.stride));
-  Tensor out = Tensor::zeros({1, 3, height, width});
   const size_t plane = static_cast<size_t>(height) * width;
   const float k = 1.0f / 255.0f;
   const int cn = image.channels;
@@ -97,7 +98,7 @@ Tensor frame_to_input(const ImageView& image, int height, int width) {
       for (int x = 0; x < width; ++x)
         for (int c = 0; c < 3; ++c) out.data[c * plane + static_cast<size_t>(y) * width + x] = row[x * cn + c] * k;
     }
-    return out;
+    return;
   }
   // OpenCV 8-bit INTER_LINEAR: 11-bit fixed-point weights; horizontal pass in int32 (kept as D >> 4 in int16),
   // vertical pass as its SIMD kernel computes it: ((b0 * (D0 >> 4)) >> 16) + ((b1 * (D1 >> 4)) >> 16) + 2) >> 2.
@@ -108,8 +109,10 @@ Tensor frame_to_input(const ImageView& image, int height, int width) {
   // horizontal pass into planar int32 rows (only the source rows the output uses), then the vertical
   // pass per plane over contiguous rows (vectorisable); weights sum to 2048, so no clamping is needed
   const size_t row = static_cast<size_t>(width);
-  std::unique_ptr<int16_t[]> hbuf_store(new int16_t[static_cast<size_t>(3) * image.height * row]);  // uninitialised: rows are written before read
-  int16_t* const hbuf_data = hbuf_store.get();
+  scratch.resize(static_cast<size_t>(3) * image.height * row);  // rows are written before they are read
+  int16_t* const hbuf_data = scratch.data();
+  std::vector<int32_t> off0(width), off1(width);
+  for (int x = 0; x < width; ++x) off0[x] = tx.i0[x] * cn, off1[x] = tx.i1[x] * cn;
   std::vector<char> used(image.height, 0);
   for (int y = 0; y < height; ++y) used[ty.i0[y]] = used[ty.i1[y]] = 1;
   for (int sy = 0; sy < image.height; ++sy) {
@@ -119,8 +122,8 @@ Tensor frame_to_input(const ImageView& image, int height, int width) {
     int16_t* g = r + static_cast<size_t>(image.height) * row;
     int16_t* b = g + static_cast<size_t>(image.height) * row;
     for (int x = 0; x < width; ++x) {
-      const uint8_t* p0 = s + tx.i0[x] * cn;
-      const uint8_t* p1 = s + tx.i1[x] * cn;
+      const uint8_t* p0 = s + off0[x];
+      const uint8_t* p1 = s + off1[x];
       const int32_t w0 = a0[x], w1 = a1[x];
       r[x] = static_cast<int16_t>((p0[0] * w0 + p1[0] * w1) >> 4);  // <= 255 * 2048 >> 4: fits int16
       g[x] = static_cast<int16_t>((p0[1] * w0 + p1[1] * w1) >> 4);
@@ -139,7 +142,6 @@ Tensor frame_to_input(const ImageView& image, int height, int width) {
       }
     }
   }
-  return out;
 }
 
 std::vector<float> mask_to_model(const std::vector<uint8_t>& mask, int mask_h, int mask_w, int height, int width) {
@@ -170,7 +172,7 @@ std::vector<float> mask_to_model(const std::vector<uint8_t>& mask, int mask_h, i
   return out;
 }
 
-Tensor block_mean(const float* plane, int height, int width, int factor) {
+Tensor block_mean(const float* plane, int height, int width, int factor, std::optional<float> above) {
   if (height % factor || width % factor)
     throw Error("block_mean: " + std::to_string(height) + "x" + std::to_string(width) + " is not a multiple of " +
                 std::to_string(factor));
@@ -182,7 +184,10 @@ Tensor block_mean(const float* plane, int height, int width, int factor) {
       float acc = 0.0f;
       for (int dy = 0; dy < factor; ++dy) {
         const float* s = plane + static_cast<size_t>(y * factor + dy) * width + x * factor;
-        for (int dx = 0; dx < factor; ++dx) acc += s[dx];
+        if (above)
+          for (int dx = 0; dx < factor; ++dx) acc += s[dx] > *above ? 1.0f : 0.0f;
+        else
+          for (int dx = 0; dx < factor; ++dx) acc += s[dx];
       }
       out.data[static_cast<size_t>(y) * w + x] = acc * scale;
     }

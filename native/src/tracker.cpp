@@ -11,7 +11,7 @@ namespace reusevos {
 struct Tracker::Frame {
   Tracker& tracker;
   FrameRecord& record;
-  Tensor image;
+  const Tensor& image;
   std::vector<Tensor> low, high;  // {f4, f8}, {f16, f32}
 
   const Tensor& f4() { return ensure_low()[0]; }
@@ -54,6 +54,7 @@ Tracker::Tracker(const Manifest& manifest, Backend& backend, const TrackerConfig
   width_ = static_cast<int>(image[3]);
   memory_slots_ = static_cast<int>(manifest.subgraph("score_update").inputs.at(0).shape.at(0));
   refit_steps_ = manifest.subgraph("score_refit").repeat;
+  input_ = Tensor::zeros({1, 3, height_, width_});
   reset();
 }
 
@@ -114,7 +115,7 @@ FrameResult Tracker::step(const ImageView& frame, const std::map<int, Mask>& new
       throw Error("mask of object " + std::to_string(id) + " on frame " + std::to_string(index) +
                   " is empty: nothing to track");
   }
-  Tensor image = frame_to_input(frame, height_, width_);  // also checks channels and stride
+  frame_to_input(frame, input_, scratch_);  // also checks channels and stride
   frame_index_ = index;
   frame_h_ = frame.height;
   frame_w_ = frame.width;
@@ -123,7 +124,7 @@ FrameResult Tracker::step(const ImageView& frame, const std::map<int, Mask>& new
   result.height = frame.height;
   result.width = frame.width;
   result.record.index = index;
-  Frame ctx{*this, result.record, std::move(image), {}, {}};
+  Frame ctx{*this, result.record, input_, {}, {}};
   for (const auto& [id, mask] : new_masks) {
     init_object(ctx, id, mask);
     std::vector<float> p(pixels);
@@ -219,11 +220,10 @@ std::vector<float> Tracker::track_object(Frame& ctx, Object& obj) {
   Tensor logits = std::move(run("refine_shallow", rec, {&f4, &f8, &refined, &score})[0]);
   const int lh = static_cast<int>(logits.shape[2]), lw = static_cast<int>(logits.shape[3]);
   sigmoid(logits.data);
-  std::vector<float> prob = resize_linear(logits.data.data(), lh, lw, height_, width_);  // model frame size
+  std::vector<float> prob = lh == height_ && lw == width_ ? std::move(logits.data)  // at the model frame size
+                                                          : resize_linear(logits.data.data(), lh, lw, height_, width_);
   if (!reuse) remember(rec, obj, feat, block_mean(prob.data(), height_, width_, 16));
-  std::vector<float> binary(prob.size());
-  for (size_t i = 0; i < prob.size(); ++i) binary[i] = prob[i] > 0.5f ? 1.0f : 0.0f;
-  obj.last_mask16 = block_mean(binary.data(), height_, width_, 16);
+  obj.last_mask16 = block_mean(prob.data(), height_, width_, 16, 0.5f);
   rec.objects[obj.id] = ObjectRecord{p_gate, reuse ? "reuse" : "compute", forced};
   return resize_linear(prob.data(), height_, width_, frame_h_, frame_w_);
 }

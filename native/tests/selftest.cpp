@@ -44,6 +44,9 @@ void checks() {
   for (size_t i = 0; i < plane.size(); ++i) plane[i] = static_cast<float>(i % 32 < 16);
   Tensor bm = block_mean(plane.data(), 32, 32, 16);
   check(bm.shape == std::vector<int64_t>({1, 1, 2, 2}) && bm.data[0] == 1.0f && bm.data[1] == 0.0f, "block_mean");
+  for (size_t i = 0; i < plane.size(); ++i) plane[i] = (i % 32 < 4) ? 0.7f : 0.2f;
+  Tensor cov = block_mean(plane.data(), 32, 32, 16, 0.5f);
+  check(cov.data[0] == 0.25f && cov.data[1] == 0.0f, "block coverage above a threshold");
   Tensor m16 = Tensor::zeros({1, 1, 5, 5});
   m16.data[12] = 0.5f;
   Tensor win = locality_window(m16, 1);
@@ -87,7 +90,10 @@ int main(int argc, char** argv) {
       if (mode == "frame") {
         tools::Image img = tools::read_pnm(argv[2], 3);
         ImageView view{img.pixels.data(), img.height, img.width, 3, static_cast<int64_t>(img.width) * 3};
-        write_floats(argv[5], frame_to_input(view, h, w).data);
+        Tensor input = Tensor::zeros({1, 3, h, w});
+        std::vector<int16_t> scratch;
+        frame_to_input(view, input, scratch);
+        write_floats(argv[5], input.data);
       } else {
         tools::Image img = tools::read_pnm(argv[2], 1);
         write_floats(argv[5], mask_to_model(img.pixels, img.height, img.width, h, w));

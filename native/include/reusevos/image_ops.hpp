@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -18,15 +19,17 @@ struct ImageView {
   int64_t stride = 0;  // bytes per row (>= width * channels)
 };
 
-// RGB(A) uint8 -> 1x3xHxW float32 in [0, 1]: OpenCV's INTER_LINEAR uint8 resize (its fixed-point
-// arithmetic, bit for bit on the sizes the tests cover), then x / 255.
-Tensor frame_to_input(const ImageView& image, int height, int width);
+// RGB(A) uint8 -> `out`, 1x3xHxW float32 in [0, 1] (its shape gives H and W): OpenCV's INTER_LINEAR uint8
+// resize (its fixed-point arithmetic, bit for bit on the sizes the tests cover), then x / 255. `scratch`
+// holds the horizontal pass; both are reused from frame to frame (no per-frame allocation).
+void frame_to_input(const ImageView& image, Tensor& out, std::vector<int16_t>& scratch);
 
 // HxW 0/1 mask -> height x width float32 coverage in [0, 1] (OpenCV INTER_AREA on float32).
 std::vector<float> mask_to_model(const std::vector<uint8_t>& mask, int mask_h, int mask_w, int height, int width);
 
-// height x width float32 -> 1x1x(height/factor)x(width/factor) block means.
-Tensor block_mean(const float* plane, int height, int width, int factor);
+// height x width float32 -> 1x1x(height/factor)x(width/factor) block means; with `above`, the share of each
+// block's values above it (the block coverage of a thresholded map, without building the 0/1 map).
+Tensor block_mean(const float* plane, int height, int width, int factor, std::optional<float> above = std::nullopt);
 
 // Bilinear resize of a float32 plane (OpenCV INTER_LINEAR, half-pixel centres); a copy at equal size.
 std::vector<float> resize_linear(const float* src, int src_h, int src_w, int dst_h, int dst_w);

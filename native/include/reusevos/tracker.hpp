@@ -84,6 +84,8 @@ class Tracker {
   std::map<int, Object> objects_;
   int frame_index_ = -1;
   int frame_h_ = 0, frame_w_ = 0;
+  Tensor input_;                  // the frame as the model takes it (reused each frame)
+  std::vector<int16_t> scratch_;  // frame_to_input's horizontal pass
 
   std::vector<Tensor> run(const std::string& name, FrameRecord& record, const std::vector<const Tensor*>& inputs);
   void init_object(Frame& frame, int id, const Mask& mask);
