@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "clip_files.hpp"
+#include "common.hpp"
 #include "pnm.hpp"
 #include "reusevos/error.hpp"
 #include "reusevos/executorch_backend.hpp"
@@ -32,6 +32,7 @@
 
 namespace fs = std::filesystem;
 using namespace reusevos;
+using tools::parse_double;
 using tools::parse_int;
 
 namespace {
@@ -49,20 +50,9 @@ struct Args {
                     "[--name NAME] [--frame-count N] [--threads N] [--warmup N] [--cooldown-s S] [--tau T] [--rss-every N]");
 }
 
-double parse_double(const std::string& text, const std::string& option) {
-  size_t used = 0;
-  double v = 0.0;
-  try { v = std::stod(text, &used); } catch (...) { used = 0; }
-  if (text.empty() || used != text.size()) usage(option + ": expected a number, got \"" + text + "\"");
-  return v;
-}
-
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    if (i + 1 >= argc) usage(k + " needs a value");
-    std::string v = argv[++i];
+  for (const auto& [k, v] : tools::option_pairs(argc, argv)) {
     if (k == "--bundle") a.bundle = v;
     else if (k == "--frames") a.frames = v;
     else if (k == "--out") a.out = v;
@@ -249,10 +239,5 @@ int run(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(parse(argc, argv));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  }
+  return reusevos::tools::guarded_main([&] { return run(parse(argc, argv)); });
 }

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "clip_files.hpp"
+#include "common.hpp"
 #include "pnm.hpp"
 #include "reusevos/error.hpp"
 #include "reusevos/executorch_backend.hpp"
@@ -49,18 +49,14 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    if (i + 1 >= argc) usage(k + " needs a value");
-    std::string v = argv[++i];
+  for (const auto& [k, v] : tools::option_pairs(argc, argv)) {
     if (k == "--bundle") a.bundle = v;
     else if (k == "--frames") a.frames = v;
     else if (k == "--out") a.out = v;
     else if (k == "--max-frames") a.max_frames = parse_int(v, k);
     else if (k == "--threads") a.threads = parse_int(v, k);
-    else if (k == "--tau") {
-      try { a.tau = std::stod(v); } catch (...) { usage("--tau: expected a number, got \"" + v + "\""); }
-    } else if (k == "--keyframe-bound") a.keyframe_bound = v == "none" ? -1 : parse_int(v, k);
+    else if (k == "--tau") a.tau = tools::parse_double(v, k);
+    else if (k == "--keyframe-bound") a.keyframe_bound = v == "none" ? -1 : parse_int(v, k);
     else if (k == "--mask") {
       auto [start, file] = tools::parse_mask_arg(v);
       a.masks[start] = file;
@@ -148,10 +144,5 @@ int run(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(parse(argc, argv));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  }
+  return reusevos::tools::guarded_main([&] { return run(parse(argc, argv)); });
 }

@@ -1,6 +1,7 @@
-#include "clip_files.hpp"
+#include "common.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include "reusevos/error.hpp"
@@ -79,6 +80,36 @@ int parse_int(const std::string& text, const std::string& option) {
   }
   if (text.empty() || used != text.size()) throw Error(option + ": expected an integer, got \"" + text + "\"");
   return v;
+}
+
+double parse_double(const std::string& text, const std::string& option) {
+  size_t used = 0;
+  double v = 0.0;
+  try {
+    v = std::stod(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size()) throw Error(option + ": expected a number, got \"" + text + "\"");
+  return v;
+}
+
+std::vector<std::pair<std::string, std::string>> option_pairs(int argc, char** argv) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 >= argc) throw Error(std::string(argv[i]) + " needs a value");
+    pairs.emplace_back(argv[i], argv[i + 1]);
+  }
+  return pairs;
+}
+
+int guarded_main(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
 }
 
 }  // namespace reusevos::tools

@@ -1,6 +1,8 @@
-// What both tools read: a folder of numbered PPM frames and PGM masks of object ids with their start frames.
+// What both tools share: a folder of numbered PPM frames, PGM masks of object ids with their start frames,
+// option parsing and the error handling of main().
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,7 +26,14 @@ std::pair<int, std::string> parse_mask_arg(const std::string& value);
 // Mean of the middle 80 % (the lowest and highest tenth dropped), as reusevos_edge.bench.schema.trimmed_mean.
 double trimmed_mean(std::vector<double> values);
 
-// Integer option value; Error naming the option otherwise.
+// Integer / number option value; Error naming the option otherwise.
 int parse_int(const std::string& text, const std::string& option);
+double parse_double(const std::string& text, const std::string& option);
+
+// "--key value" pairs of argv[1:], in order; Error naming an option given without a value.
+std::vector<std::pair<std::string, std::string>> option_pairs(int argc, char** argv);
+
+// main() of a tool: runs `body`; an exception prints one "error: ..." line and exits 2.
+int guarded_main(const std::function<int()>& body);
 
 }  // namespace reusevos::tools
