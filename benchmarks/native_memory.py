@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = p.parse_args(argv)
     runner = find_runner(args.native)
+    args.out.mkdir(parents=True, exist_ok=True)  # before the long run, not after it
     plan = BenchPlan(name="memory", clip=ClipSpec(kind="davis", root=str(args.davis), sequence=args.sequence),
                      bundle=str(args.bundle))
     with tempfile.TemporaryDirectory() as tmp:

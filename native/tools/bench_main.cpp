@@ -81,7 +81,16 @@ double cpu_seconds() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
+// Peak resident memory of this program: VmHWM (the high-water mark of this process image; ru_maxrss would
+// also count the parent's memory copied by fork before exec), else getrusage.
 double peak_rss_mb() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  double kib = 0;
+  while (status >> key) {
+    if (key == "VmHWM:" && status >> kib) return kib / 1024.0;
+    status.ignore(1 << 16, '\n');
+  }
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss / 1024.0;  // KiB on Linux and Android

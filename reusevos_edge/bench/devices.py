@@ -17,7 +17,7 @@ from .protocol import BenchPlan
 from .schema import DeviceInfo
 
 MEMORY_KIND = {
-    "host": "peak RSS of the process that ran the bundle (getrusage)",
+    "host": "peak RSS of the process that ran the bundle (VmHWM; getrusage where /proc is not readable)",
     "android": "peak PSS of the app, sampled during the run (Debug.getPss)",
     "ios": "peak physical footprint of the app (task_vm_info phys_footprint)",
 }

@@ -132,6 +132,14 @@ def _cpu_seconds() -> float:
 
 
 def _peak_rss_mb() -> float:
-    """Peak resident set size of this process (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    """Peak resident set size of this process: VmHWM on Linux (the high-water mark of this process image;
+    ru_maxrss also counts the parent's memory that fork copied before the worker started), else ru_maxrss
+    (KiB on Linux, bytes on macOS)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
