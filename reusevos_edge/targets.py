@@ -35,7 +35,8 @@ class Target:
     runnable_here: whether its programs execute on this platform (Core ML: Apple only);
     layouts: the program layouts its exporter can write (first = default), passed as ``layout=``;
     quantizer: ``"module:attribute"`` of the function returning its int8 PT2E quantizer (int8 targets);
-    lowers_qat: whether it lowers a QAT checkpoint's int8 programs (ExecuTorch/XNNPACK's recipe).
+    lowers_qat: whether it lowers a QAT checkpoint's int8 programs (ExecuTorch/XNNPACK's recipe);
+    native_core: whether the native tracker core (``native/``) has a backend for its bundles.
     """
 
     name: str
@@ -51,6 +52,7 @@ class Target:
     layouts: tuple[str, ...] = ()
     quantizer: str | None = None
     lowers_qat: bool = True
+    native_core: bool = False
 
     def load_exporter(self):
         """The export function ``(subgraphs, out_dir, *, precision, **options) -> ExportResult``."""
@@ -85,7 +87,7 @@ TARGETS: dict[str, Target] = {
                "executorch.runtime", f"{_CONVERTERS}.executorch_export:export_executorch",
                f"{_RUNTIME}.executorch_backend:ExecuTorchBackend", True,
                "ExecuTorch .pte, one method per subgraph, XNNPACK-delegated",
-               quantizer=f"{_QUANT}.xnnpack:xnnpack_quantizer"),
+               quantizer=f"{_QUANT}.xnnpack:xnnpack_quantizer", native_core=True),
         Target("tflite", ".tflite", (Precision.FP32, Precision.INT8), "tflite", "litert_torch",
                "ai_edge_litert.interpreter", f"{_CONVERTERS}.tflite_export:export_tflite",
                f"{_RUNTIME}.tflite_backend:TFLiteBackend", True,

@@ -33,6 +33,7 @@ from typing import Sequence as SequenceOf
 
 from ..errors import InputError
 from ..fileio import prepare_output_dir, removed_on_failure, staged_dir, write_json, write_text
+from ..targets import TARGETS, get_target
 from .common import run_cli
 
 
@@ -129,7 +130,7 @@ def _plans(args: argparse.Namespace, manifests: list[dict], device) -> tuple[lis
     for path, manifest in zip(args.bundle, manifests):
         precision = dict(manifest.get("subgraph_precision") or {})
         rows.append((path.resolve().name, dict(bundle=str(path.resolve())), precision))
-        if native is not None and manifest["target"] == "executorch":
+        if native is not None and get_target(manifest["target"]).native_core:
             rows.append((f"{path.resolve().name}@native", dict(bundle=str(path.resolve()), native=native), precision))
     plans, precisions = [], {}
     for (name, kwargs, precision), tau in itertools.product(rows, args.tau_rows):
@@ -150,8 +151,9 @@ def _native_runner(args: argparse.Namespace, manifests: list[dict], device) -> s
 
     if device.kind != "host":
         raise InputError(f"--native runs on --device host only (on {device.kind} the demo app runs the native core)")
-    if not any(m["target"] == "executorch" for m in manifests):
-        raise InputError("--native: the native tracker core runs ExecuTorch bundles; pass an executorch --bundle")
+    if not any(get_target(m["target"]).native_core for m in manifests):
+        names = sorted(t.name for t in TARGETS.values() if t.native_core)
+        raise InputError(f"--native: the native tracker core runs {names} bundles; pass one as --bundle")
     return str(find_runner(args.native))
 
 
