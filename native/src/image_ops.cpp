@@ -194,9 +194,9 @@ Tensor block_mean(const float* plane, int height, int width, int factor, std::op
   return out;
 }
 
-std::vector<float> resize_linear(const float* src, int src_h, int src_w, int dst_h, int dst_w) {
-  if (src_h == dst_h && src_w == dst_w) return std::vector<float>(src, src + static_cast<size_t>(src_h) * src_w);
-  return linear_float(src, src_h, src_w, dst_h, dst_w, false);
+std::vector<float> resize_linear(std::vector<float> src, int src_h, int src_w, int dst_h, int dst_w) {
+  if (src_h == dst_h && src_w == dst_w) return src;
+  return linear_float(src.data(), src_h, src_w, dst_h, dst_w, false);
 }
 
 void sigmoid(std::vector<float>& values) {

@@ -220,12 +220,11 @@ std::vector<float> Tracker::track_object(Frame& ctx, Object& obj) {
   Tensor logits = std::move(run("refine_shallow", rec, {&f4, &f8, &refined, &score})[0]);
   const int lh = static_cast<int>(logits.shape[2]), lw = static_cast<int>(logits.shape[3]);
   sigmoid(logits.data);
-  std::vector<float> prob = lh == height_ && lw == width_ ? std::move(logits.data)  // at the model frame size
-                                                          : resize_linear(logits.data.data(), lh, lw, height_, width_);
+  std::vector<float> prob = resize_linear(std::move(logits.data), lh, lw, height_, width_);  // model frame size
   if (!reuse) remember(rec, obj, feat, block_mean(prob.data(), height_, width_, 16));
   obj.last_mask16 = block_mean(prob.data(), height_, width_, 16, 0.5f);
   rec.objects[obj.id] = ObjectRecord{p_gate, reuse ? "reuse" : "compute", forced};
-  return resize_linear(prob.data(), height_, width_, frame_h_, frame_w_);
+  return resize_linear(std::move(prob), height_, width_, frame_h_, frame_w_);
 }
 
 void Tracker::remember(FrameRecord& rec, Object& obj, const Tensor& feat, const Tensor& label16) {

@@ -65,8 +65,8 @@ def measure(plan: BenchPlan, workdir: Path) -> dict:
         raise InputError(f"{plan.name}: a native row needs a bundle and the native runner")
     frames = workdir / "native_clip"
     if not (frames / "args.json").is_file():  # one copy of the clip for every native row of the run
-        folder, mask_args, count = write_clip(plan, frames)
-        (frames / "args.json").write_text(json.dumps({"mask_args": mask_args, "count": count}))
+        _, mask_args, _ = write_clip(plan, frames)
+        (frames / "args.json").write_text(json.dumps({"mask_args": mask_args}))
     mask_args = json.loads((frames / "args.json").read_text())["mask_args"]
     out = workdir / f"{plan.name}.measured.json"
     cmd = [plan.native, "--bundle", plan.bundle, "--frames", str(frames), *mask_args, "--out", str(out),

@@ -31,8 +31,8 @@ std::vector<float> mask_to_model(const std::vector<uint8_t>& mask, int mask_h, i
 // block's values above it (the block coverage of a thresholded map, without building the 0/1 map).
 Tensor block_mean(const float* plane, int height, int width, int factor, std::optional<float> above = std::nullopt);
 
-// Bilinear resize of a float32 plane (OpenCV INTER_LINEAR, half-pixel centres); a copy at equal size.
-std::vector<float> resize_linear(const float* src, int src_h, int src_w, int dst_h, int dst_w);
+// Bilinear resize of a float32 plane (OpenCV INTER_LINEAR, half-pixel centres); `src` itself at equal size.
+std::vector<float> resize_linear(std::vector<float> src, int src_h, int src_w, int dst_h, int dst_w);
 
 // In place: p = 1 / (1 + exp(-clip(x, -60, 60))).
 void sigmoid(std::vector<float>& values);
