@@ -307,7 +307,7 @@ def test_jni_binding_under_junit(native_build, lite0_bundle, tmp_path):
          "--select-class", "org.reusevos.NativeTrackerTest", "--disable-banner", "--details=summary"],
         capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "2 tests successful" in proc.stdout, proc.stdout[-2000:]
+    assert "3 tests successful" in proc.stdout, proc.stdout[-2000:]
 
 
 def test_reusevos_bench_native_rows(native_build, tiny_bundles, tmp_path, capsys):

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "reusevos/benchmark.hpp"
 #include "reusevos/error.hpp"
 #include "reusevos/executorch_backend.hpp"
 #include "reusevos/manifest.hpp"
@@ -42,13 +43,75 @@ R guarded(JNIEnv* env, R fallback, F body) {
   return fallback;
 }
 
-std::string text(JNIEnv* env, jstring s) {
-  if (s == nullptr) throw Error("bundleDir: expected a folder path, got null");
+std::string text(JNIEnv* env, jstring s, const std::string& what) {
+  if (s == nullptr) throw Error(what + ": expected a string, got null");
   const char* chars = env->GetStringUTFChars(s, nullptr);
   std::string out(chars);
   env->ReleaseStringUTFChars(s, chars);
   return out;
 }
+
+// A direct ByteBuffer's bytes, checked to hold `height` rows of `width * channels` bytes `stride` apart.
+const uint8_t* pixels_of(JNIEnv* env, jobject buffer, jint width, jint height, jint channels, jint stride,
+                         const std::string& what) {
+  auto* data = buffer == nullptr ? nullptr : static_cast<const uint8_t*>(env->GetDirectBufferAddress(buffer));
+  if (data == nullptr) throw Error(what + ": expected a direct ByteBuffer");
+  jlong capacity = env->GetDirectBufferCapacity(buffer);
+  if (height <= 0 || width <= 0 || capacity < static_cast<jlong>(stride) * (height - 1) + static_cast<jlong>(width) * channels)
+    throw Error(what + ": " + std::to_string(capacity) + " bytes cannot hold " + std::to_string(width) + "x" +
+                std::to_string(height) + "x" + std::to_string(channels) + " with row stride " + std::to_string(stride));
+  return data;
+}
+
+// ids[k] -> masks[k] (byte arrays, nonzero = object).
+std::map<int, Mask> masks_of(JNIEnv* env, jintArray new_ids, jobjectArray new_masks) {
+  std::map<int, Mask> masks;
+  jsize n = env->GetArrayLength(new_ids);
+  if (new_masks == nullptr || env->GetArrayLength(new_masks) != n)
+    throw Error("newIds and newMasks: expected one mask per id");
+  std::vector<jint> ids(static_cast<size_t>(n));
+  if (n > 0) env->GetIntArrayRegion(new_ids, 0, n, ids.data());
+  for (jsize k = 0; k < n; ++k) {
+    auto arr = static_cast<jbyteArray>(env->GetObjectArrayElement(new_masks, k));
+    if (arr == nullptr) throw Error("mask of object " + std::to_string(ids[k]) + ": null");
+    Mask m(static_cast<size_t>(env->GetArrayLength(arr)));
+    env->GetByteArrayRegion(arr, 0, static_cast<jsize>(m.size()), reinterpret_cast<jbyte*>(m.data()));
+    env->DeleteLocalRef(arr);
+    masks[ids[k]] = std::move(m);
+  }
+  return masks;
+}
+
+// NativeTracker.Probe (a Java object) as the benchmark's probe; a Java exception in it becomes an Error.
+class JavaProbe : public BenchmarkProbe {
+ public:
+  JavaProbe(JNIEnv* env, jobject probe) : env_(env), probe_(probe) {
+    jclass cls = env->GetObjectClass(probe);
+    begin_ = env->GetMethodID(cls, "begin", "()V");
+    end_ = env->GetMethodID(cls, "end", "(I)Ljava/lang/String;");
+  }
+  void begin() override {
+    env_->CallVoidMethod(probe_, begin_);
+    check("begin");
+  }
+  std::string end(int frames) override {
+    auto s = static_cast<jstring>(env_->CallObjectMethod(probe_, end_, frames));
+    check("end");
+    if (s == nullptr) throw Error("benchmark probe: end() returned null, expected a JSON object");
+    return text(env_, s, "benchmark probe end()");
+  }
+
+ private:
+  void check(const char* what) {
+    if (env_->ExceptionCheck()) {
+      env_->ExceptionClear();
+      throw std::runtime_error(std::string("benchmark probe: ") + what + "() threw");
+    }
+  }
+  JNIEnv* env_;
+  jobject probe_;
+  jmethodID begin_, end_;
+};
 
 }  // namespace
 
@@ -58,7 +121,7 @@ JNIEXPORT jlong JNICALL Java_org_reusevos_NativeTracker_open(JNIEnv* env, jclass
                                                             jint keyframe_bound, jint num_threads) {
   return guarded(env, jlong(0), [&]() -> jlong {
     auto s = std::make_unique<Session>();
-    s->manifest = load_manifest(text(env, bundle_dir));
+    s->manifest = load_manifest(text(env, bundle_dir, "bundleDir"));
     TrackerConfig config = s->manifest.tracker;
     if (!std::isnan(tau)) config.tau = tau;
     if (keyframe_bound != INT_MIN) config.keyframe_bound = keyframe_bound < 0 ? -1 : keyframe_bound;
@@ -73,24 +136,8 @@ JNIEXPORT jobject JNICALL Java_org_reusevos_NativeTracker_step(JNIEnv* env, jcla
                                                               jint width, jint height, jint channels, jint stride,
                                                               jintArray new_ids, jobjectArray new_masks) {
   return guarded(env, jobject(nullptr), [&]() -> jobject {
-    auto* data = static_cast<const uint8_t*>(env->GetDirectBufferAddress(pixels));
-    jlong capacity = env->GetDirectBufferCapacity(pixels);
-    if (data == nullptr) throw Error("pixels: expected a direct ByteBuffer");
-    if (height <= 0 || width <= 0 || capacity < static_cast<jlong>(stride) * (height - 1) + static_cast<jlong>(width) * channels)
-      throw Error("pixels: " + std::to_string(capacity) + " bytes cannot hold " + std::to_string(width) + "x" +
-                  std::to_string(height) + "x" + std::to_string(channels) + " with row stride " + std::to_string(stride));
-    std::map<int, Mask> masks;
-    jsize n = env->GetArrayLength(new_ids);
-    std::vector<jint> ids(static_cast<size_t>(n));
-    if (n > 0) env->GetIntArrayRegion(new_ids, 0, n, ids.data());
-    for (jsize k = 0; k < n; ++k) {
-      auto arr = static_cast<jbyteArray>(env->GetObjectArrayElement(new_masks, k));
-      if (arr == nullptr) throw Error("mask of object " + std::to_string(ids[k]) + ": null");
-      Mask m(static_cast<size_t>(env->GetArrayLength(arr)));
-      env->GetByteArrayRegion(arr, 0, static_cast<jsize>(m.size()), reinterpret_cast<jbyte*>(m.data()));
-      env->DeleteLocalRef(arr);
-      masks[ids[k]] = std::move(m);
-    }
+    const uint8_t* data = pixels_of(env, pixels, width, height, channels, stride, "pixels");
+    std::map<int, Mask> masks = masks_of(env, new_ids, new_masks);
     ImageView view{data, height, width, channels, stride};
     FrameResult r = session(handle)->tracker->step(view, masks);
     jbyteArray labels = env->NewByteArray(static_cast<jsize>(r.labels.size()));
@@ -116,6 +163,27 @@ JNIEXPORT jintArray JNICALL Java_org_reusevos_NativeTracker_objectIds(JNIEnv* en
     std::vector<jint> values(ids.begin(), ids.end());
     env->SetIntArrayRegion(out, 0, static_cast<jsize>(values.size()), values.data());
     return out;
+  });
+}
+
+JNIEXPORT jstring JNICALL Java_org_reusevos_NativeTracker_benchmark0(JNIEnv* env, jclass, jstring options,
+                                                                    jobjectArray frames, jint width, jint height,
+                                                                    jint channels, jint stride, jintArray first_ids,
+                                                                    jobjectArray first_masks, jobject probe) {
+  return guarded(env, jstring(nullptr), [&]() -> jstring {
+    BenchmarkOptions o = BenchmarkOptions::from_json(text(env, options, "options"));
+    if (frames == nullptr || probe == nullptr) throw Error("benchmark: frames and probe must not be null");
+    BenchmarkClip clip;
+    std::vector<jobject> keep;  // local references to the buffers, alive for the run
+    if (env->EnsureLocalCapacity(env->GetArrayLength(frames) + 16) != 0) throw Error("benchmark: too many frames");
+    for (jsize i = 0; i < env->GetArrayLength(frames); ++i) {
+      keep.push_back(env->GetObjectArrayElement(frames, i));
+      const uint8_t* data = pixels_of(env, keep.back(), width, height, channels, stride, "frame " + std::to_string(i));
+      clip.frames.push_back(ImageView{data, height, width, channels, stride});
+    }
+    clip.starts[0] = masks_of(env, first_ids, first_masks);
+    JavaProbe java_probe(env, probe);
+    return env->NewStringUTF(run_benchmark(o, clip, java_probe).c_str());
   });
 }
 

@@ -32,6 +32,31 @@ public final class NativeTracker implements AutoCloseable {
     }
   }
 
+  /**
+   * Platform readings around a benchmark's timed clip: {@code begin()} just before its first frame,
+   * {@code end(frames)} just after its last, returning a JSON object whose members replace or extend the
+   * measurement's (a phone's battery energy as "joules_per_frame" and "energy_source", "pss_peak_mb", ...).
+   */
+  public interface Probe {
+    void begin();
+
+    String end(int frames);
+  }
+
+  /**
+   * Runs the reusevos-bench protocol (cooldown, timed load, warm-up, the timed clip; reusevos/benchmark.hpp)
+   * on frames already decoded into direct buffers (all {@code width x height}, same layout), objects
+   * {@code firstIds[k]} starting on frame 0 with {@code firstMasks[k]}; returns the measurement JSON that
+   * {@code reusevos-bench} reads.
+   *
+   * @param optionsJson {"bundle", "name", "frame_count", "threads", "warmup", "cooldown_s", "tau", "rss_every"}
+   *     ("bundle" required; "tau": null or absent for the bundle's own)
+   */
+  public static String benchmark(String optionsJson, ByteBuffer[] frames, int width, int height, int channels,
+                                 int rowStride, int[] firstIds, byte[][] firstMasks, Probe probe) {
+    return benchmark0(optionsJson, frames, width, height, channels, rowStride, firstIds, firstMasks, probe);
+  }
+
   private long handle;
 
   /**
@@ -105,4 +130,8 @@ public final class NativeTracker implements AutoCloseable {
   private static native int[] objectIds(long handle);
 
   private static native void close(long handle);
+
+  private static native String benchmark0(String optionsJson, ByteBuffer[] frames, int width, int height,
+                                          int channels, int rowStride, int[] firstIds, byte[][] firstMasks,
+                                          Probe probe);
 }

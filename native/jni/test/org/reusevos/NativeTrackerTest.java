@@ -162,4 +162,52 @@ class NativeTrackerTest {
       assertEquals(1, tracker.objectIds().length);
     }
   }
+
+  @Test
+  void benchmarkReturnsTheMeasurementWithTheProbesReadings() throws IOException {
+    Path clip = Path.of(prop("reusevos.clip"));
+    Pnm first = Pnm.read(clip.resolve("00000.ppm"));
+    Pnm second = Pnm.read(clip.resolve("00001.ppm"));
+    int stride = first.width * 4 + 16;
+    ByteBuffer[] frames = {rgba(first, stride), rgba(second, stride)};
+    byte[] ids = Pnm.read(clip.resolve("start_00000.pgm")).pixels;
+    byte[] mask = new byte[ids.length];
+    for (int k = 0; k < ids.length; k++) {
+      mask[k] = (byte) (ids[k] == 1 ? 1 : 0);
+    }
+    int[] calls = {0, 0};
+    NativeTracker.Probe probe = new NativeTracker.Probe() {
+      @Override
+      public void begin() {
+        calls[0]++;
+      }
+
+      @Override
+      public String end(int frames) {
+        calls[1] = frames;
+        return "{\"energy_source\":\"test probe\",\"pss_peak_mb\":12.5}";
+      }
+    };
+    String options = "{\"bundle\":\"" + prop("reusevos.bundle") + "\",\"name\":\"junit\",\"frame_count\":5,"
+        + "\"threads\":1,\"warmup\":1,\"cooldown_s\":0}";
+    String json = NativeTracker.benchmark(options, frames, first.width, first.height, 4, stride, new int[] {1},
+        new byte[][] {mask}, probe);
+    assertEquals(1, calls[0], "begin() once");
+    assertEquals(5, calls[1], "end() gets the timed frame count");
+    for (String key : new String[] {"name", "target", "precision", "bundle", "size_mb", "load_ms", "frames",
+        "per_frame_ms", "per_frame_subgraph_ms", "per_frame_kind", "tracker", "per_subgraph_ms", "calls", "computed",
+        "reused", "reuse_rate", "cpu_seconds_per_frame", "peak_memory_mb", "joules_per_frame", "energy_source"}) {
+      assertTrue(json.contains("\"" + key + "\":"), key + " in " + json);
+    }
+    assertTrue(json.contains("\"frames\":5,"), json);
+    assertTrue(json.contains("\"energy_source\":\"test probe\""), json);
+    assertTrue(json.contains("\"pss_peak_mb\":12.5"), json);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NativeTracker.benchmark(
+        "{\"bundle\":\"x\",\"frame_count\":-1}", frames, first.width, first.height, 4, stride, new int[] {1},
+        new byte[][] {mask}, probe));
+    assertTrue(e.getMessage().contains("frame_count"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> NativeTracker.benchmark(options, frames, first.width,
+        first.height, 4, stride, new int[] {1}, new byte[][] {new byte[3]}, probe));
+    assertTrue(e.getMessage().contains("mask of object 1"), e.getMessage());
+  }
 }
