@@ -190,6 +190,9 @@ def test_android_device_pushes_starts_waits_and_reads_the_app_result(tmp_path, m
     device.measure(dataclasses.replace(plan, tau=1.0), tmp_path / "work")  # the same bundle at another tau
     calls = [json.loads(line) for line in (tmp_path / "adb.log").read_text().splitlines()]
     assert sum(c[2] == "push" and c[3] == str(bundle) for c in calls) == 1  # pushed once
+    (tmp_path / "result.json").write_text(json.dumps({"error": "IllegalArgumentException: bundle b1: sha256 mismatch"}))
+    with pytest.raises(InputError, match="b1: the app's benchmark failed on the phone: .*sha256 mismatch"):
+        device.measure(plan, tmp_path / "work")
 
 
 def _app_measurement() -> dict:

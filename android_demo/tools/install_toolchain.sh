@@ -11,9 +11,11 @@ cd "$TOOLS"
 apt_install() {  # Debian packages of this machine's own suite (needs root, like the JUnit 5 install)
   apt-get install -y -q "$@" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "$@" >/dev/null; }
 }
-for tool in aapt2 zipalign apksigner; do
-  command -v $tool >/dev/null || apt_install aapt zipalign apksigner
+missing=()
+for pair in aapt:aapt aapt2:aapt zipalign:zipalign apksigner:apksigner zip:zip; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
+[ ${#missing[@]} -eq 0 ] || apt_install $(printf '%s\n' "${missing[@]}" | sort -u)
 if [ ! -f root/usr/lib/android-sdk/platforms/android-23/android.jar ] || [ ! -f root/usr/share/java/com.android.dx.jar ]; then
   mirror=$(grep -h '^URIs:' /etc/apt/sources.list.d/* 2>/dev/null | awk '{print $2}' | grep -v security | grep debian | head -1)
   mirror=${mirror:-$(awk '/^deb / && !/security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)}

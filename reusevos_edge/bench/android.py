@@ -98,9 +98,12 @@ class AndroidDevice:
         self.wait_for_exit(plan.name)
         text = self.adb("exec-out", "run-as", self.app_id, "cat", f"files/bench/{out}", what=f"reading {out}")
         try:
-            return json.loads(text)
+            result = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{plan.name}: the app's result files/bench/{out} is not JSON ({exc})") from None
+        if isinstance(result, dict) and "error" in result:  # the app writes {"error": ...} when its run failed
+            raise InputError(f"{plan.name}: the app's benchmark failed on the phone: {result['error']}")
+        return result
 
     def wait_for_exit(self, name: str) -> None:
         deadline = time.monotonic() + RUN_TIMEOUT_S

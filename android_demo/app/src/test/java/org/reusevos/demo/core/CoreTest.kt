@@ -24,6 +24,26 @@ class BenchRequestTest {
         assertNull(BenchRequest.parse(base).tau)
     }
 
+    /** The extras reusevos_edge.bench.phone.app_arguments sends (tests/test_android_demo.py), typed as adb sends them. */
+    @Test
+    fun parsesWhatTheHarnessSends() {
+        val text = System.getProperty("reusevos.extras") ?: return
+        val extras = text.split(";").associate { item ->
+            val (key, typed) = item.split("=", limit = 2)
+            val (type, value) = typed.split(":", limit = 2)
+            key to when (type) {
+                "i" -> value.toInt()
+                "f" -> value.toFloat()
+                else -> value
+            }
+        }
+        val r = BenchRequest.parse(extras)
+        assertEquals(extras["bundle"], r.bundle)
+        assertEquals(extras["frame_count"], r.frameCount)
+        assertEquals(extras["out"], r.out)
+        assertEquals((extras["tau"] as Float).toDouble(), r.tau!!, 1e-6)
+    }
+
     @Test
     fun badExtrasAreNamed() {
         fun message(extras: Map<String, Any?>) = assertFailsWith<IllegalArgumentException> { BenchRequest.parse(extras) }.message!!
