@@ -25,6 +25,7 @@ class BenchmarkActivity : Activity() {
         window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
         val status = TextView(this).apply { text = "reusevos benchmark: running"; setPadding(48, 48, 48, 48) }
         setContentView(status)
+        if (savedInstanceState != null) return  // recreated (the run survives configuration changes): already running
         val extras = intent.extras
         @Suppress("DEPRECATION")
         val values: Map<String, Any?> = extras?.keySet()?.associateWith { extras.get(it) } ?: emptyMap()

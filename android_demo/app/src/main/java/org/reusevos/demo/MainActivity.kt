@@ -62,7 +62,8 @@ class MainActivity : Activity() {
     private val worker = HandlerThread("reusevos-track").apply { start() }
     private val workerHandler = Handler(worker.looper)
     private var tracker: NativeTracker? = null  // used on the worker thread only
-    @Volatile private var tracking = false
+    @Volatile private var run = 0  // the current tracking run; frames of an older one are dropped (0: stopped)
+    private var runs = 0
     private val stats = TrackStats()
     private var firstFrame: Bitmap? = null
     private val frame = Bitmap.createBitmap(FRAME_W, FRAME_H, Bitmap.Config.ARGB_8888)
@@ -234,36 +235,39 @@ class MainActivity : Activity() {
             ?: return showError("keyframe bound: expected an integer, blank or -1")
         frozen.visibility = View.GONE
         canvas.visibility = View.GONE
-        stats.reset()
-        tracking = true
+        val id = ++runs
+        run = id
         val firstPixels = DecodedClip.rgba(first)
         workerHandler.post {
             try {
+                stats.reset()
                 tracker?.close()
+                tracker = null
                 tracker = NativeTracker(bundle.dir.path, tau, bound, 0)
-                track(firstPixels, masks)
+                track(id, firstPixels, masks)
             } catch (e: RuntimeException) {
-                tracking = false
+                run = 0
                 runOnUiThread { showError(e.message) }
             }
         }
     }
 
     private fun stop() {
-        tracking = false
+        run = 0
     }
 
-    /** UI thread: the current preview frame -> the worker. */
-    private fun grab() {
-        if (!tracking) return
+    /** UI thread: the current preview frame -> the worker (the buffer is free: the worker has finished with it). */
+    private fun grab(id: Int) {
+        if (run != id) return
         preview.getBitmap(frame)
         val buffer = DecodedClip.rgba(frame, pixels).also { pixels = it }
-        workerHandler.post { track(buffer, emptyMap()) }
+        workerHandler.post { track(id, buffer, emptyMap()) }
     }
 
     /** Worker thread: one step, then the overlay and the line on the UI thread, which grabs the next frame. */
-    private fun track(buffer: ByteBuffer, masks: Map<Int, ByteArray>) {
+    private fun track(id: Int, buffer: ByteBuffer, masks: Map<Int, ByteArray>) {
         val t = tracker ?: return
+        if (run != id) return
         try {
             val start = SystemClock.elapsedRealtimeNanos()
             val r = t.step(buffer, FRAME_W, FRAME_H, 4, FRAME_W * 4, masks.keys.toIntArray(), masks.values.toTypedArray())
@@ -275,10 +279,10 @@ class MainActivity : Activity() {
                 overlayBitmap.setPixels(overlayPixels, 0, FRAME_W, 0, 0, FRAME_W, FRAME_H)
                 overlayView.invalidate()
                 status.text = line
-                grab()
+                grab(id)
             }
         } catch (e: RuntimeException) {
-            tracking = false
+            run = 0
             runOnUiThread { showError(e.message) }
         }
     }
