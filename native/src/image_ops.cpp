@@ -176,21 +176,28 @@ Tensor block_mean(const float* plane, int height, int width, int factor, std::op
   if (height % factor || width % factor)
     throw Error("block_mean: " + std::to_string(height) + "x" + std::to_string(width) + " is not a multiple of " +
                 std::to_string(factor));
-  int h = height / factor, w = width / factor;
+  const int h = height / factor, w = width / factor;
   Tensor out = Tensor::zeros({1, 1, h, w});
   const float scale = 1.0f / static_cast<float>(factor * factor);
-  for (int y = 0; y < h; ++y)
+  std::vector<float> columns(static_cast<size_t>(width));  // per column: the block row's sum (vectorises)
+  for (int y = 0; y < h; ++y) {
+    std::fill(columns.begin(), columns.end(), 0.0f);
+    float* c = columns.data();
+    for (int dy = 0; dy < factor; ++dy) {
+      const float* s = plane + static_cast<size_t>(y * factor + dy) * width;
+      if (above) {
+        const float t = *above;
+        for (int x = 0; x < width; ++x) c[x] += s[x] > t ? 1.0f : 0.0f;
+      } else {
+        for (int x = 0; x < width; ++x) c[x] += s[x];
+      }
+    }
     for (int x = 0; x < w; ++x) {
       float acc = 0.0f;
-      for (int dy = 0; dy < factor; ++dy) {
-        const float* s = plane + static_cast<size_t>(y * factor + dy) * width + x * factor;
-        if (above)
-          for (int dx = 0; dx < factor; ++dx) acc += s[dx] > *above ? 1.0f : 0.0f;
-        else
-          for (int dx = 0; dx < factor; ++dx) acc += s[dx];
-      }
+      for (int dx = 0; dx < factor; ++dx) acc += c[x * factor + dx];
       out.data[static_cast<size_t>(y) * w + x] = acc * scale;
     }
+  }
   return out;
 }
 
