@@ -6,6 +6,10 @@ Other test modules may append fixtures here.
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -199,3 +203,32 @@ def tiny_bundles(tmp_path_factory):
         return cache[key]
 
     return get
+
+
+def missing_toolchain(what: str, *, require: str = "REUSEVOS_REQUIRE_NATIVE"):
+    """Skip for lack of a tool, or fail when the environment variable ``require`` is 1 (CI sets it:
+    there a skip would hide a broken build)."""
+    if os.environ.get(require) == "1":
+        pytest.fail(f"{what} ({require}=1: CI must install it)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def native_build(tmp_path_factory) -> Path:
+    """The native/ CMake project built in Release; returns the build folder."""
+    cmake = shutil.which("cmake") or str(Path(sys.executable).parent / "cmake")
+    if not Path(cmake).exists() and shutil.which("cmake") is None:
+        missing_toolchain("cmake is not installed (pip install 'cmake>=3.28')")
+    if shutil.which("c++") is None:
+        missing_toolchain("no C++ compiler (c++) on PATH")
+    pytest.importorskip("executorch.runtime")
+    import executorch
+
+    prefix = Path(list(executorch.__path__)[0]) / "share" / "cmake"
+    build = tmp_path_factory.mktemp("native_build")
+    configure = subprocess.run([cmake, "-S", str(REPO_ROOT / "native"), "-B", str(build), f"-DCMAKE_PREFIX_PATH={prefix}"],
+                               capture_output=True, text=True)
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    made = subprocess.run([cmake, "--build", str(build), "-j2"], capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout[-4000:] + made.stderr[-4000:]
+    return build

@@ -144,7 +144,7 @@ elif joined.startswith("shell cat /sys/devices/system/cpu"):
     print("1704000\n2367000\n")
 elif joined == "shell dumpsys battery":
     print("Current Battery Service state:\n  AC powered: false\n  USB powered: true\n  level: 80\n")
-elif args[:2] == ["shell", "pidof"]:
+elif args[0] == "shell" and args[1] == "pidof org.reusevos.demo || true":
     state = log + ".polls"
     polls = int(open(state).read()) if os.path.exists(state) else 0
     open(state, "w").write(str(polls + 1))
@@ -185,7 +185,7 @@ def test_android_device_pushes_starts_waits_and_reads_the_app_result(tmp_path, m
     extras = dict(zip(start[8::3], zip(start[7::3], start[9::3])))
     assert extras["bundle"] == ("--es", "/data/local/tmp/reusevos/bundles/b1")
     assert extras["frame_count"] == ("--ei", "4") and extras["tau"] == ("--ef", "0.7")
-    assert sum(c[2:4] == ["shell", "pidof"] for c in calls) == 2  # polled until the app exited
+    assert sum(c[2:4] == ["shell", "pidof org.reusevos.demo || true"] for c in calls) == 2  # polled until it exited
     assert calls[-1][2:] == ["exec-out", "run-as", "org.reusevos.demo", "cat", "files/bench/b1.json"]
     device.measure(dataclasses.replace(plan, tau=1.0), tmp_path / "work")  # the same bundle at another tau
     calls = [json.loads(line) for line in (tmp_path / "adb.log").read_text().splitlines()]

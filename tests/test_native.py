@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import missing_toolchain as _missing
 from reusevos_edge.bench.native import write_pnm
 from reusevos_edge.tracker.frames import frame_to_input, mask_to_model
 
@@ -29,37 +28,11 @@ LITE0_SIZE = (192, 320)
 JUNIT = Path("/usr/share/java/junit-platform-console-standalone.jar")
 
 
-def _missing(what: str):
-    if os.environ.get("REUSEVOS_REQUIRE_NATIVE") == "1":
-        pytest.fail(f"{what} (REUSEVOS_REQUIRE_NATIVE=1: CI must install it)")
-    pytest.skip(what)
-
-
 def read_pgm(path: Path) -> np.ndarray:
     data = path.read_bytes()
     fields = data.split(maxsplit=4)
     width, height = int(fields[1]), int(fields[2])
     return np.frombuffer(fields[4][: width * height], np.uint8).reshape(height, width)
-
-
-@pytest.fixture(scope="session")
-def native_build(tmp_path_factory) -> Path:
-    """The native/ CMake project built in Release; returns the build folder."""
-    cmake = shutil.which("cmake") or str(Path(sys.executable).parent / "cmake")
-    if not Path(cmake).exists() and shutil.which("cmake") is None:
-        _missing("cmake is not installed (pip install 'cmake>=3.28')")
-    if shutil.which("c++") is None:
-        _missing("no C++ compiler (c++) on PATH")
-    import executorch
-
-    prefix = Path(list(executorch.__path__)[0]) / "share" / "cmake"
-    build = tmp_path_factory.mktemp("native_build")
-    configure = subprocess.run([cmake, "-S", str(NATIVE), "-B", str(build), f"-DCMAKE_PREFIX_PATH={prefix}"],
-                               capture_output=True, text=True)
-    assert configure.returncode == 0, configure.stdout + configure.stderr
-    made = subprocess.run([cmake, "--build", str(build), "-j2"], capture_output=True, text=True)
-    assert made.returncode == 0, made.stdout[-4000:] + made.stderr[-4000:]
-    return build
 
 
 @pytest.fixture(scope="session")

@@ -107,7 +107,8 @@ class AndroidDevice:
 
     def wait_for_exit(self, name: str) -> None:
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        while self.adb("shell", "pidof", self.app_id, what="android device").strip():
+        # pidof exits 1 once the app is gone, and adb shell passes that on: "|| true" keeps it a plain answer
+        while self.adb("shell", f"pidof {self.app_id} || true", what="android device").strip():
             if time.monotonic() > deadline:
                 raise InputError(f"{name}: the app still runs after {RUN_TIMEOUT_S} s")
             time.sleep(POLL_S)

@@ -237,7 +237,7 @@ class MainActivity : Activity() {
         canvas.visibility = View.GONE
         val id = ++runs
         run = id
-        val firstPixels = DecodedClip.rgba(first)
+        val firstPixels = AndroidFrames.rgba(first)
         workerHandler.post {
             try {
                 stats.reset()
@@ -260,7 +260,7 @@ class MainActivity : Activity() {
     private fun grab(id: Int) {
         if (run != id) return
         preview.getBitmap(frame)
-        val buffer = DecodedClip.rgba(frame, pixels).also { pixels = it }
+        val buffer = AndroidFrames.rgba(frame, pixels).also { pixels = it }
         workerHandler.post { track(id, buffer, emptyMap()) }
     }
 
