@@ -198,6 +198,34 @@ def test_native_tracker_state_machine_on_the_tiny_bundle(native_build, tiny_bund
     assert any("score_update" in f["ran"] for f in native["frames"])
 
 
+def test_c_api_from_c_tracks_like_python_and_names_bad_calls(native_build, tiny_bundles, tmp_path):
+    """reusevos/c_api.h from a plain C program (reusevos-c-api-test): the same records and masks as the Python
+    tracker; bad calls return their error and leave the tracker usable; a caller-supplied backend gets every
+    subgraph call with the manifest's input names, and its failure comes back named."""
+    from reusevos_edge.data.synthetic import make_clip
+
+    bundle = tiny_bundles("executorch").path
+    frames, masks = make_clip(num_frames=6, height=64, width=96, num_objects=2, speed_px=1.0, seed=5)
+    starts = {0: {1: masks[0] == 1, 2: masks[0] == 2}}
+    write_clip(tmp_path / "clip", list(frames), starts)
+    proc = subprocess.run([str(native_build / "reusevos-c-api-test"), str(bundle), str(tmp_path / "clip"),
+                           str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    native = json.loads((tmp_path / "out" / "records.json").read_text())
+    py_records, py_labels = python_track(bundle, list(frames), starts)
+    got = compare(py_records, py_labels, native, tmp_path / "out")
+    assert got["agreement"] == 1.0 and got["mean_iou"] >= 0.99, got
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 5, proc.stdout
+    for expected, line in zip(["/nonexistent/bundle", "is empty", "differs from the video's", "object id 300",
+                               "subgraph backbone_low: the backend failed: the model is not loaded"], errors):
+        assert expected in line, (expected, line)
+    assert "objects: 2 after 6 frames" in proc.stdout
+    assert "callback: backbone_low image rank 4, 1 inputs, 2 outputs" in proc.stdout, proc.stdout
+    calls = next(line for line in proc.stdout.splitlines() if line.startswith("callback: ") and " calls, " in line)
+    assert '"decision":"init"' in calls and '"ran":["backbone_low","backbone_high","template_build"' in calls, calls
+
+
 def test_native_bad_input_is_named_and_leaves_nothing(native_build, tiny_bundles, tmp_path):
     bundle = tiny_bundles("executorch").path
     frames = [np.full((64, 96, 3), 90, np.uint8)] * 2

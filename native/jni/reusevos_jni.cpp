@@ -11,17 +11,12 @@
 #include "reusevos/error.hpp"
 #include "reusevos/executorch_backend.hpp"
 #include "reusevos/manifest.hpp"
+#include "reusevos/session.hpp"
 #include "reusevos/tracker.hpp"
 
 namespace {
 
 using namespace reusevos;
-
-struct Session {
-  Manifest manifest;
-  std::unique_ptr<ExecuTorchBackend> backend;
-  std::unique_ptr<Tracker> tracker;
-};
 
 Session* session(jlong handle) { return reinterpret_cast<Session*>(handle); }
 
@@ -120,14 +115,9 @@ extern "C" {
 JNIEXPORT jlong JNICALL Java_org_reusevos_NativeTracker_open(JNIEnv* env, jclass, jstring bundle_dir, jdouble tau,
                                                             jint keyframe_bound, jint num_threads) {
   return guarded(env, jlong(0), [&]() -> jlong {
-    auto s = std::make_unique<Session>();
-    s->manifest = load_manifest(text(env, bundle_dir, "bundleDir"));
-    TrackerConfig config = s->manifest.tracker;
-    if (!std::isnan(tau)) config.tau = tau;
-    if (keyframe_bound != INT_MIN) config.keyframe_bound = keyframe_bound < 0 ? -1 : keyframe_bound;
-    config.validate();
-    s->backend = std::make_unique<ExecuTorchBackend>(s->manifest, num_threads);
-    s->tracker = std::make_unique<Tracker>(s->manifest, *s->backend, config);
+    auto s = Session::open(text(env, bundle_dir, "bundleDir"), tau, keyframe_bound, [&](const Manifest& m) {
+      return std::make_unique<ExecuTorchBackend>(m, num_threads);
+    });
     return reinterpret_cast<jlong>(s.release());
   });
 }
