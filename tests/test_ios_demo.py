@@ -44,5 +44,5 @@ def test_swift_package_tracks_like_the_python_tracker(native_build, tiny_bundles
                           capture_output=True, text=True, timeout=1200)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    assert "Executed 2 tests, with 0 failures" in out, out[-3000:]
+    assert "Executed 4 tests, with 0 failures" in out, out[-3000:]
     assert "skipped" not in out.lower(), out[-3000:]

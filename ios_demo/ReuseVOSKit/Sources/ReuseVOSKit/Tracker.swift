@@ -37,6 +37,7 @@ public struct FrameResult {
 /// one thread at a time. Bad input throws ReuseVOSError and leaves the tracker unchanged.
 public final class Tracker {
     private let handle: OpaquePointer
+    private let keepAlive: AnyObject?  // a SubgraphRunner the core calls back into
 
     /// Opens and verifies the bundle (every file's sha256). `tau` / `keyframeBound`: nil for the bundle's
     /// own (a negative bound: none); `threads`: 0 for the runtime's default.
@@ -45,6 +46,12 @@ public final class Tracker {
         guard let h = rv_tracker_open(bundle, tau ?? .nan, Int32(keyframeBound ?? Int(Int32.min)), Int32(threads), &error)
         else { throw ReuseVOSError(description: Tracker.message(&error)) }
         handle = h
+        keepAlive = nil
+    }
+
+    init(handle: OpaquePointer, keepAlive: AnyObject) {
+        self.handle = handle
+        self.keepAlive = keepAlive
     }
 
     deinit { rv_tracker_close(handle) }

@@ -65,4 +65,56 @@ final class TrackerTests: XCTestCase {
         }
         XCTAssertEqual(tracker.objectIDs, [])
     }
+
+    /// Writes zeros and records every call (subgraph, input names and ranks).
+    final class ZeroRunner: SubgraphRunner {
+        var calls: [(String, [String], [Int])] = []
+        func run(subgraph: String, inputs: [TensorView], outputs: [TensorView]) throws {
+            calls.append((subgraph, inputs.map(\.name), inputs.map { $0.shape.count }))
+            for out in outputs { out.data.update(repeating: 0) }
+        }
+    }
+
+    struct Broken: Error, CustomStringConvertible {
+        var description: String { "the model is not loaded" }
+    }
+
+    final class FailingRunner: SubgraphRunner {
+        func run(subgraph: String, inputs: [TensorView], outputs: [TensorView]) throws { throw Broken() }
+    }
+
+    func testACallerRunnerGetsEveryCallAndItsFailureIsNamed() throws {
+        let bundle = try env("REUSEVOS_TEST_BUNDLE")
+        let runner = ZeroRunner()
+        let tracker = try Tracker(bundle: bundle, runner: runner)
+        let pixels = [UInt8](repeating: 90, count: 96 * 64 * 3)
+        var mask = [UInt8](repeating: 0, count: 96 * 64)
+        for i in 0..<400 { mask[i] = 1 }
+        let result = try pixels.withUnsafeBytes {
+            try tracker.step(pixels: $0, width: 96, height: 64, channels: 3, rowStride: 96 * 3, newObjects: [1: mask])
+        }
+        XCTAssertEqual(runner.calls.map(\.0), result.record.ran)
+        XCTAssertEqual(Array(result.record.ran.prefix(3)), ["backbone_low", "backbone_high", "template_build"])
+        XCTAssertEqual(runner.calls[0].1, ["image"])
+        XCTAssertEqual(runner.calls[0].2, [4])
+        XCTAssertEqual(result.record.objects["1"]?.decision, "init")
+        let failing = try Tracker(bundle: bundle, runner: FailingRunner())
+        XCTAssertThrowsError(try pixels.withUnsafeBytes {
+            try failing.step(pixels: $0, width: 96, height: 64, channels: 3, rowStride: 96 * 3, newObjects: [1: mask])
+        }) { error in
+            XCTAssertTrue("\(error)".contains("subgraph backbone_low: the backend failed: the model is not loaded"), "\(error)")
+        }
+    }
+
+    func testManifestNamesTheSubgraphsARunnerServes() throws {
+        let bundle = URL(fileURLWithPath: try env("REUSEVOS_TEST_BUNDLE"))
+        let manifest = try BundleManifest(bundle: bundle)
+        XCTAssertEqual(manifest.target, "executorch")
+        XCTAssertEqual(manifest.subgraphs.first?.name, "backbone_low")
+        XCTAssertEqual(manifest.subgraphs.first?.inputs.map(\.name), ["image"])
+        XCTAssertEqual(manifest.subgraphs.first?.inputs.first?.shape.count, 4)
+        XCTAssertThrowsError(try BundleManifest(bundle: URL(fileURLWithPath: "/nonexistent"))) { error in
+            XCTAssertTrue("\(error)".contains("/nonexistent: no manifest.json"), "\(error)")
+        }
+    }
 }
