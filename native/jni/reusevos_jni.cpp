@@ -2,8 +2,6 @@
 // reusevos::Error (bad input) -> IllegalArgumentException; any other failure -> RuntimeException.
 #include <jni.h>
 
-#include <cmath>
-#include <climits>
 #include <memory>
 #include <string>
 

@@ -37,8 +37,8 @@ data class BenchRequest(
             val known = setOf("bundle", "frames", "mask", "frame_count", "threads", "warmup", "cooldown_s", "tau", "out")
             val unknown = extras.keys - known
             require(unknown.isEmpty()) { "intent extras ${unknown.sorted()}: unknown; expected some of ${known.sorted()}" }
-            val out = text(extras, "out") ?: "bench.json"
-            require(out.endsWith(".json") && !out.contains('/') && out.length > 5) {
+            val out = text(extras, "out") ?: DEFAULT_OUT
+            require(isResultName(out)) {
                 "intent extra out: expected a file name ending in .json (no folder), got \"$out\""
             }
             return BenchRequest(
@@ -56,6 +56,11 @@ data class BenchRequest(
                 out = out,
             )
         }
+
+        const val DEFAULT_OUT = "bench.json"
+
+        /** A result file name the app writes under files/bench/: NAME.json, no folder. */
+        fun isResultName(name: String): Boolean = name.endsWith(".json") && !name.contains('/') && name.length > 5
 
         private fun missing(key: String, what: String): Nothing =
             throw IllegalArgumentException("intent extra $key: missing; expected $what")

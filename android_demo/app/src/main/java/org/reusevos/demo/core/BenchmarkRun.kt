@@ -34,7 +34,7 @@ object BenchmarkRun {
     fun runToFile(extras: Map<String, Any?>, folder: File, decode: (File) -> RgbaFrames,
                   probe: () -> NativeTracker.Probe): File {
         folder.mkdirs()
-        var out = (extras["out"] as? String)?.takeIf { it.endsWith(".json") && !it.contains('/') } ?: "bench.json"
+        var out = (extras["out"] as? String)?.takeIf(BenchRequest::isResultName) ?: BenchRequest.DEFAULT_OUT
         val text = try {
             val request = BenchRequest.parse(extras)
             out = request.out
