@@ -201,7 +201,8 @@ def test_native_tracker_state_machine_on_the_tiny_bundle(native_build, tiny_bund
 def test_c_api_from_c_tracks_like_python_and_names_bad_calls(native_build, tiny_bundles, tmp_path):
     """reusevos/c_api.h from a plain C program (reusevos-c-api-test): the same records and masks as the Python
     tracker; bad calls return their error and leave the tracker usable; a caller-supplied backend gets every
-    subgraph call with the manifest's input names, and its failure comes back named."""
+    subgraph call with the manifest's input names, and its failure comes back named; rv_benchmark runs the
+    protocol over such a backend."""
     from reusevos_edge.data.synthetic import make_clip
 
     bundle = tiny_bundles("executorch").path
@@ -224,6 +225,8 @@ def test_c_api_from_c_tracks_like_python_and_names_bad_calls(native_build, tiny_
     assert "callback: backbone_low image rank 4, 1 inputs, 2 outputs" in proc.stdout, proc.stdout
     calls = next(line for line in proc.stdout.splitlines() if line.startswith("callback: ") and " calls, " in line)
     assert '"decision":"init"' in calls and '"ran":["backbone_low","backbone_high","template_build"' in calls, calls
+    bench = next(line for line in proc.stdout.splitlines() if line.startswith("benchmark: "))
+    assert int(bench.split()[1]) >= 4 and '"notes":["native tracker core (C++) over zeros"]}' in bench, bench
 
 
 def test_native_bad_input_is_named_and_leaves_nothing(native_build, tiny_bundles, tmp_path):

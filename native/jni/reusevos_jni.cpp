@@ -113,9 +113,7 @@ extern "C" {
 JNIEXPORT jlong JNICALL Java_org_reusevos_NativeTracker_open(JNIEnv* env, jclass, jstring bundle_dir, jdouble tau,
                                                             jint keyframe_bound, jint num_threads) {
   return guarded(env, jlong(0), [&]() -> jlong {
-    auto s = Session::open(text(env, bundle_dir, "bundleDir"), tau, keyframe_bound, [&](const Manifest& m) {
-      return std::make_unique<ExecuTorchBackend>(m, num_threads);
-    });
+    auto s = Session::open(text(env, bundle_dir, "bundleDir"), tau, keyframe_bound, executorch_factory(num_threads));
     return reinterpret_cast<jlong>(s.release());
   });
 }
@@ -171,7 +169,7 @@ JNIEXPORT jstring JNICALL Java_org_reusevos_NativeTracker_benchmark0(JNIEnv* env
     }
     clip.starts[0] = masks_of(env, first_ids, first_masks);
     JavaProbe java_probe(env, probe);
-    return env->NewStringUTF(run_benchmark(o, clip, java_probe).c_str());
+    return env->NewStringUTF(run_benchmark(o, clip, java_probe, {"ExecuTorch", executorch_factory(o.threads)}).c_str());
   });
 }
 

@@ -2,6 +2,9 @@
 
 #include <sys/resource.h>
 #include <unistd.h>
+#ifdef __APPLE__
+#include <mach/mach.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -10,7 +13,6 @@
 #include <thread>
 
 #include "reusevos/error.hpp"
-#include "reusevos/executorch_backend.hpp"
 #include "reusevos/json.hpp"
 #include "reusevos/manifest.hpp"
 
@@ -37,10 +39,20 @@ double peak_rss_mb() {
   }
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
+#ifdef __APPLE__
+  return u.ru_maxrss / (1024.0 * 1024.0);  // bytes on Darwin
+#else
   return u.ru_maxrss / 1024.0;  // KiB on Linux and Android
+#endif
 }
 
 double current_rss_mb() {
+#ifdef __APPLE__
+  mach_task_basic_info_data_t info{};
+  mach_msg_type_number_t count = MACH_TASK_BASIC_INFO_COUNT;
+  if (task_info(mach_task_self(), MACH_TASK_BASIC_INFO, reinterpret_cast<task_info_t>(&info), &count) != KERN_SUCCESS) return 0.0;
+  return info.resident_size / (1024.0 * 1024.0);
+#endif
   std::ifstream statm("/proc/self/statm");
   long pages = 0, resident = 0;
   statm >> pages >> resident;
@@ -145,8 +157,10 @@ std::string RaplProbe::end(int frames) {
          ",\"energy_source\":" + json::quote(source_) + "}";
 }
 
-std::string run_benchmark(const BenchmarkOptions& options, const BenchmarkClip& clip, BenchmarkProbe& probe) {
+std::string run_benchmark(const BenchmarkOptions& options, const BenchmarkClip& clip, BenchmarkProbe& probe,
+                          const BenchmarkBackend& backend) {
   options.validate();
+  if (!backend.make) throw Error("benchmark backend " + backend.name + ": no factory");
   check_clip(clip);
   const int n = static_cast<int>(clip.frames.size()), period = 2 * n - 2;
   const int count = options.frame_count > 0 ? options.frame_count : n;
@@ -160,12 +174,12 @@ std::string run_benchmark(const BenchmarkOptions& options, const BenchmarkClip& 
   std::this_thread::sleep_for(std::chrono::duration<double>(options.cooldown_s));
   auto t0 = std::chrono::steady_clock::now();
   Manifest manifest = load_manifest(options.bundle);
-  ExecuTorchBackend backend(manifest, options.threads);
+  std::unique_ptr<Backend> runner = backend.make(manifest);
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   TrackerConfig config = manifest.tracker;
   if (options.tau) config.tau = *options.tau;
   config.validate();
-  Tracker tracker(manifest, backend, config);
+  Tracker tracker(manifest, *runner, config);
   for (int i = 0; i < std::min(options.warmup, n); ++i) step(tracker, i);
   tracker.reset();
 
@@ -221,7 +235,7 @@ std::string run_benchmark(const BenchmarkOptions& options, const BenchmarkClip& 
       {"cpu_seconds_per_frame", json::number(cpu / count)}, {"peak_memory_mb", json::number(peak_rss_mb())},
       {"joules_per_frame", "null"}, {"energy_source", json::quote("unavailable: the probe reported none")},
       {"tracker", config.to_json()}, {"rss_mb", rss + "]"},
-      {"notes", "[\"native tracker core (C++) over ExecuTorch\"]"}};
+      {"notes", "[" + json::quote("native tracker core (C++) over " + backend.name) + "]"}};
   for (const auto& [key, value] : readings.members) {  // the probe's readings replace or extend
     auto it = std::find_if(doc.begin(), doc.end(), [&](const auto& kv) { return kv.first == key; });
     if (it != doc.end()) it->second = json::canonical(value);

@@ -8,8 +8,10 @@
 
 #include "reusevos/benchmark.hpp"
 #include "reusevos/error.hpp"
-#include "reusevos/executorch_backend.hpp"
 #include "reusevos/session.hpp"
+#ifdef REUSEVOS_WITH_EXECUTORCH
+#include "reusevos/executorch_backend.hpp"
+#endif
 
 struct rv_tracker {
   std::unique_ptr<reusevos::Session> session;
@@ -67,6 +69,10 @@ class CallbackBackend : public Backend {
   rv_backend callbacks_;
 };
 
+Session::BackendFactory callback_factory(const rv_backend& callbacks) {
+  return [callbacks](const Manifest&) { return std::make_unique<CallbackBackend>(callbacks); };
+}
+
 class CProbe : public BenchmarkProbe {
  public:
   explicit CProbe(const rv_probe* probe) : probe_(probe) {}
@@ -85,6 +91,18 @@ class CProbe : public BenchmarkProbe {
   RaplProbe rapl_;  // without a probe: the host's RAPL counter, where readable
 };
 
+// ExecuTorch for the given thread count, or Error where this library was built without it (an iOS build
+// over Core ML: -DREUSEVOS_EXECUTORCH=OFF).
+Session::BackendFactory executorch(int num_threads) {
+#ifdef REUSEVOS_WITH_EXECUTORCH
+  return executorch_factory(num_threads);
+#else
+  (void)num_threads;
+  throw Error("this libreusevos_c was built without ExecuTorch (REUSEVOS_EXECUTORCH=OFF): pass a subgraph runner "
+              "(rv_tracker_open_with, rv_benchmark's backend)");
+#endif
+}
+
 std::string required(const char* text, const char* what) {
   if (text == nullptr) throw Error(std::string(what) + ": expected a string, got NULL");
   return text;
@@ -96,9 +114,7 @@ extern "C" {
 
 rv_tracker* rv_tracker_open(const char* bundle_dir, double tau, int keyframe_bound, int num_threads, rv_error* error) {
   return guarded<rv_tracker*>(error, nullptr, [&] {
-    auto session = Session::open(required(bundle_dir, "bundle_dir"), tau, keyframe_bound, [&](const Manifest& m) {
-      return std::make_unique<ExecuTorchBackend>(m, num_threads);
-    });
+    auto session = Session::open(required(bundle_dir, "bundle_dir"), tau, keyframe_bound, executorch(num_threads));
     return new rv_tracker{std::move(session), {}};
   });
 }
@@ -107,10 +123,7 @@ rv_tracker* rv_tracker_open_with(const char* bundle_dir, const rv_backend* backe
                                  rv_error* error) {
   return guarded<rv_tracker*>(error, nullptr, [&] {
     if (backend == nullptr || backend->run == nullptr) throw Error("backend: expected a run callback, got NULL");
-    const rv_backend callbacks = *backend;
-    auto session = Session::open(required(bundle_dir, "bundle_dir"), tau, keyframe_bound, [&](const Manifest&) {
-      return std::make_unique<CallbackBackend>(callbacks);
-    });
+    auto session = Session::open(required(bundle_dir, "bundle_dir"), tau, keyframe_bound, callback_factory(*backend));
     return new rv_tracker{std::move(session), {}};
   });
 }
@@ -159,7 +172,7 @@ int rv_tracker_object_ids(const rv_tracker* tracker, int* ids_out, int capacity)
 
 char* rv_benchmark(const char* options_json, const uint8_t* const* frames, int num_frames, int width, int height,
                    int channels, int64_t stride, const int* ids, const uint8_t* const* masks, int num_objects,
-                   const rv_probe* probe, rv_error* error) {
+                   const rv_backend* backend, const rv_probe* probe, rv_error* error) {
   return guarded<char*>(error, nullptr, [&] {
     BenchmarkOptions options = BenchmarkOptions::from_json(required(options_json, "options_json"));
     if (frames == nullptr || num_frames < 0 || num_objects < 0 || (num_objects > 0 && (ids == nullptr || masks == nullptr)))
@@ -169,7 +182,11 @@ char* rv_benchmark(const char* options_json, const uint8_t* const* frames, int n
     const size_t pixels = static_cast<size_t>(width > 0 ? width : 0) * static_cast<size_t>(height > 0 ? height : 0);
     for (int k = 0; k < num_objects; ++k) clip.starts[0][ids[k]] = Mask(masks[k], masks[k] + pixels);
     CProbe c_probe(probe);
-    const std::string doc = run_benchmark(options, clip, c_probe);
+    if (backend != nullptr && backend->run == nullptr) throw Error("backend: expected a run callback, got NULL");
+    const BenchmarkBackend runner = backend != nullptr
+        ? BenchmarkBackend{backend->name != nullptr ? backend->name : "a caller's subgraph runner", callback_factory(*backend)}
+        : BenchmarkBackend{"ExecuTorch", executorch(options.threads)};
+    const std::string doc = run_benchmark(options, clip, c_probe, runner);
     char* out = static_cast<char*>(std::malloc(doc.size() + 1));
     if (out == nullptr) throw Error("benchmark: out of memory for the result");
     std::memcpy(out, doc.c_str(), doc.size() + 1);

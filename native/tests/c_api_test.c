@@ -4,7 +4,7 @@
  *   reusevos-c-api-test BUNDLE CLIP_DIR OUT_DIR
  * CLIP_DIR: NNNNN.ppm frames, start_NNNNN.pgm object ids of objects starting on that frame.
  * OUT_DIR: records.json ({"frames": [record, ...]}) and labels/NNNNN.pgm; stdout: "error: ..." lines of the
- * bad calls and "callback: ..." lines of the caller-backend run. */
+ * bad calls, "callback: ..." lines of the caller-backend run and the "benchmark: ..." line of rv_benchmark over it. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -151,6 +151,21 @@ int main(int argc, char** argv) {
   if (rv_tracker_step(custom, first, width, height, 3, (int64_t)width * 3, &one, whole_mask, 1, labels, &record, &error))
     printf("error: %s\n", error.message);
   rv_tracker_close(custom);
+
+  /* the benchmark protocol over the caller's backend: its name reaches the measurement's notes */
+  calls = 0;
+  rv_backend named = {&calls, zero_backend, "zeros"};
+  const uint8_t* two_frames[2] = {first, first};
+  char options[4200];
+  snprintf(options, sizeof options, "{\"bundle\": \"%s\", \"cooldown_s\": 0, \"warmup\": 1}", bundle);
+  char* doc = rv_benchmark(options, two_frames, 2, width, height, 3, (int64_t)width * 3, &one, whole_mask, 1, &named, NULL,
+                           &error);
+  if (doc == NULL) {
+    fprintf(stderr, "benchmark: %s\n", error.message);
+    return 1;
+  }
+  printf("benchmark: %d calls, %s", calls, strstr(doc, "\"notes\""));
+  rv_free(doc);
   free(first), free(labels), free(empty), free(whole);
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "pnm.hpp"
 #include "reusevos/benchmark.hpp"
 #include "reusevos/error.hpp"
+#include "reusevos/executorch_backend.hpp"
 #include "reusevos/json.hpp"
 
 namespace fs = std::filesystem;
@@ -74,7 +75,7 @@ int run(const Args& args) {
   for (const auto& img : images)
     clip.frames.push_back(ImageView{img.pixels.data(), img.height, img.width, 3, static_cast<int64_t>(img.width) * 3});
   RaplProbe probe;
-  const std::string doc = run_benchmark(args.options, clip, probe);
+  const std::string doc = run_benchmark(args.options, clip, probe, {"ExecuTorch", executorch_factory(args.options.threads)});
   const std::string temp = args.out + ".partial";
   std::ofstream(temp) << doc;
   fs::rename(temp, args.out);

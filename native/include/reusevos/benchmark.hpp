@@ -1,5 +1,5 @@
 // The reusevos-bench protocol run by the native tracker core: what `reusevos-native-bench` (host) and the
-// demo apps' benchmark mode (JNI: NativeTracker.benchmark) share. It returns the measurement dict every
+// demo apps' benchmark mode (JNI: NativeTracker.benchmark; the C API's rv_benchmark for Swift) share. It returns the measurement dict every
 // reusevos-bench device returns (reusevos_edge/bench/assemble.py MEASUREMENT_KEYS) plus RSS samples.
 //
 // Protocol (as reusevos_edge.bench.protocol): cooldown; load (verify the manifest, load every method),
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "reusevos/image_ops.hpp"
+#include "reusevos/session.hpp"
 #include "reusevos/tracker.hpp"
 
 namespace reusevos {
@@ -60,8 +61,16 @@ class RaplProbe : public BenchmarkProbe {
   std::optional<double> start_uj_;
 };
 
+// What runs the subgraphs: a name for the measurement's notes ("ExecuTorch", "Core ML") and the factory the
+// timed load calls (executorch_factory(threads) in reusevos/executorch_backend.hpp, or a caller's runner).
+struct BenchmarkBackend {
+  std::string name;
+  Session::BackendFactory make;
+};
+
 // Runs the protocol; the measurement as one JSON object (ends with a newline). Error naming the bad
 // option, frame or mask before anything is loaded.
-std::string run_benchmark(const BenchmarkOptions& options, const BenchmarkClip& clip, BenchmarkProbe& probe);
+std::string run_benchmark(const BenchmarkOptions& options, const BenchmarkClip& clip, BenchmarkProbe& probe,
+                          const BenchmarkBackend& backend);
 
 }  // namespace reusevos

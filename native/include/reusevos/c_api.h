@@ -40,6 +40,7 @@ typedef struct rv_backend {
   void* context;
   int (*run)(void* context, const char* subgraph, const rv_tensor* inputs, int num_inputs, rv_tensor* outputs,
              int num_outputs, char* error, size_t error_size);
+  const char* name; /* for the benchmark's notes, e.g. "Core ML"; may be NULL */
 } rv_backend;
 
 /* Readings of the platform around a benchmark's timed clip (energy, memory): `end` returns a JSON object
@@ -50,7 +51,8 @@ typedef struct rv_probe {
   const char* (*end)(void* context, int frames);
 } rv_probe;
 
-/* Opens a bundle folder (manifest and every file's sha256 verified) with its ExecuTorch program.
+/* Opens a bundle folder (manifest and every file's sha256 verified) with its ExecuTorch program (an error
+ * where the library was built without ExecuTorch: REUSEVOS_EXECUTORCH=OFF, e.g. for Core ML on iOS).
  * tau: NaN for the bundle's own; keyframe_bound: INT32_MIN for the bundle's own, -1 for none;
  * num_threads: 0 for the runtime's default. NULL on failure (error says why). */
 rv_tracker* rv_tracker_open(const char* bundle_dir, double tau, int keyframe_bound, int num_threads, rv_error* error);
@@ -78,12 +80,13 @@ int rv_tracker_remove_object(rv_tracker* tracker, int id, rv_error* error);
 /* Writes up to `capacity` tracked ids to `ids_out`; returns how many are tracked. */
 int rv_tracker_object_ids(const rv_tracker* tracker, int* ids_out, int capacity);
 
-/* The reusevos-bench protocol (reusevos/benchmark.hpp) over ExecuTorch on decoded frames, objects starting
- * on frame 0; `options_json` as BenchmarkOptions::from_json. Returns the measurement JSON (free it with
- * rv_free), or NULL with the error. */
+/* The reusevos-bench protocol (reusevos/benchmark.hpp) on decoded frames, objects starting on frame 0;
+ * `options_json` as BenchmarkOptions::from_json; `backend` runs the subgraphs (NULL: ExecuTorch), `probe`
+ * reads the platform (NULL: the host's RAPL counter). Returns the measurement JSON (free it with rv_free),
+ * or NULL with the error. */
 char* rv_benchmark(const char* options_json, const uint8_t* const* frames, int num_frames, int width, int height,
                    int channels, int64_t stride, const int* ids, const uint8_t* const* masks, int num_objects,
-                   const rv_probe* probe, rv_error* error);
+                   const rv_backend* backend, const rv_probe* probe, rv_error* error);
 
 void rv_free(void* pointer);
 

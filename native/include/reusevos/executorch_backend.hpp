@@ -8,6 +8,7 @@
 
 #include "reusevos/backend.hpp"
 #include "reusevos/manifest.hpp"
+#include "reusevos/session.hpp"
 
 namespace reusevos {
 
@@ -24,5 +25,10 @@ class ExecuTorchBackend : public Backend {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Session::open's / run_benchmark's factory for this backend.
+inline Session::BackendFactory executorch_factory(int num_threads) {
+  return [num_threads](const Manifest& m) { return std::make_unique<ExecuTorchBackend>(m, num_threads); };
+}
 
 }  // namespace reusevos
