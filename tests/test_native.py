@@ -217,9 +217,11 @@ def test_c_api_from_c_tracks_like_python_and_names_bad_calls(native_build, tiny_
     got = compare(py_records, py_labels, native, tmp_path / "out")
     assert got["agreement"] == 1.0 and got["mean_iou"] >= 0.99, got
     errors = [line for line in proc.stdout.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 5, proc.stdout
-    for expected, line in zip(["/nonexistent/bundle", "is empty", "differs from the video's", "object id 300",
-                               "subgraph backbone_low: the backend failed: the model is not loaded"], errors):
+    assert len(errors) == 7, proc.stdout
+    for expected, line in zip(["/nonexistent/bundle", "is empty", "differs from the video's",
+                               "pixel format 5: expected RV_RGB (3), RV_RGBA (4) or RV_BGRA (0x14)", "object id 300",
+                               "subgraph backbone_low: the backend failed: the model is not loaded",
+                               "the backend failed to load: no compiled model in the bundle"], errors):
         assert expected in line, (expected, line)
     assert "objects: 2 after 6 frames" in proc.stdout
     assert "callback: backbone_low image rank 4, 1 inputs, 2 outputs" in proc.stdout, proc.stdout

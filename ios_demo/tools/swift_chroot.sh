@@ -6,9 +6,19 @@
 #   ios_demo/tools/swift_chroot.sh run DIR "CMD" [BIND...]  # cd DIR && CMD inside, BIND folders visible
 set -euo pipefail
 ROOT=${SWIFT_ROOT:-/opt/trixie}
+# Swift, and what ReuseVOSKit's Linux build links: zlib (PNG masks) and TurboJPEG (JPEG frames; ImageIO on Apple)
+PACKAGES="swiftlang libc6-dev libstdc++-14-dev zlib1g-dev libturbojpeg0-dev"
 case "${1:-}" in
   install)
-    [ -f "$ROOT/.reusevos-swift" ] && exit 0  # written once the install below has finished
+    # the marker holds the package list once the install below has finished
+    [ "$(cat "$ROOT/.reusevos-swift" 2>/dev/null)" = "$PACKAGES" ] && exit 0
+    if [ -f "$ROOT/.reusevos-swift" ]; then  # an older finished install: add the missing packages only
+      mount -t proc proc "$ROOT/proc"
+      trap 'umount "$ROOT/proc"' EXIT
+      chroot "$ROOT" bash -c "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $PACKAGES >/dev/null 2>&1"
+      echo "$PACKAGES" > "$ROOT/.reusevos-swift"
+      exit 0
+    fi
     rm -rf "$ROOT"  # a half-finished root from an interrupted install
     command -v debootstrap >/dev/null || apt-get install -y -q debootstrap >/dev/null 2>&1 \
       || { apt-get update -q >/dev/null && apt-get install -y -q debootstrap >/dev/null; }
@@ -16,8 +26,8 @@ case "${1:-}" in
     debootstrap --variant=minbase trixie "$ROOT" "${mirror:-http://deb.debian.org/debian}" >/dev/null
     mount -t proc proc "$ROOT/proc"
     trap 'umount "$ROOT/proc"' EXIT
-    chroot "$ROOT" bash -c 'apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends swiftlang libc6-dev libstdc++-14-dev >/dev/null 2>&1'
-    touch "$ROOT/.reusevos-swift"
+    chroot "$ROOT" bash -c "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $PACKAGES >/dev/null 2>&1"
+    echo "$PACKAGES" > "$ROOT/.reusevos-swift"
     ;;
   run)
     dir=$2 cmd=$3

@@ -45,7 +45,11 @@ R guarded(rv_error* error, R fallback, F body) {
 // The caller's subgraph runner behind the core's Backend interface.
 class CallbackBackend : public Backend {
  public:
-  explicit CallbackBackend(const rv_backend& callbacks) : callbacks_(callbacks) {}
+  explicit CallbackBackend(const rv_backend& callbacks) : callbacks_(callbacks) {
+    char message[1024] = {0};
+    if (callbacks_.load != nullptr && callbacks_.load(callbacks_.context, message, sizeof message) != 0)
+      throw Error("the backend failed to load: " + std::string(message));
+  }
 
   std::vector<Tensor> run(const SubgraphSpec& graph, const std::vector<const Tensor*>& inputs) override {
     std::vector<rv_tensor> in, out;
@@ -103,6 +107,12 @@ Session::BackendFactory executorch(int num_threads) {
 #endif
 }
 
+ImageView image_of(const uint8_t* pixels, int width, int height, int format, int64_t stride) {
+  if (format != RV_RGB && format != RV_RGBA && format != RV_BGRA)
+    throw Error("pixel format " + std::to_string(format) + ": expected RV_RGB (3), RV_RGBA (4) or RV_BGRA (0x14)");
+  return ImageView{pixels, height, width, format == RV_RGB ? 3 : 4, stride, format == RV_BGRA};
+}
+
 std::string required(const char* text, const char* what) {
   if (text == nullptr) throw Error(std::string(what) + ": expected a string, got NULL");
   return text;
@@ -130,7 +140,7 @@ rv_tracker* rv_tracker_open_with(const char* bundle_dir, const rv_backend* backe
 
 void rv_tracker_close(rv_tracker* tracker) { delete tracker; }
 
-int rv_tracker_step(rv_tracker* tracker, const uint8_t* pixels, int width, int height, int channels, int64_t stride,
+int rv_tracker_step(rv_tracker* tracker, const uint8_t* pixels, int width, int height, int format, int64_t stride,
                     const int* new_ids, const uint8_t* const* new_masks, int num_new, uint8_t* labels_out,
                     const char** record_json, rv_error* error) {
   return guarded(error, 1, [&] {
@@ -143,7 +153,7 @@ int rv_tracker_step(rv_tracker* tracker, const uint8_t* pixels, int width, int h
       if (new_masks[k] == nullptr) throw Error("mask of object " + std::to_string(new_ids[k]) + ": NULL");
       masks[new_ids[k]] = Mask(new_masks[k], new_masks[k] + pixels_count);
     }
-    FrameResult r = tracker->session->tracker->step(ImageView{pixels, height, width, channels, stride}, masks);
+    FrameResult r = tracker->session->tracker->step(image_of(pixels, width, height, format, stride), masks);
     std::memcpy(labels_out, r.labels.data(), r.labels.size());
     tracker->record = r.record.to_json();
     if (record_json != nullptr) *record_json = tracker->record.c_str();
@@ -171,14 +181,14 @@ int rv_tracker_object_ids(const rv_tracker* tracker, int* ids_out, int capacity)
 }
 
 char* rv_benchmark(const char* options_json, const uint8_t* const* frames, int num_frames, int width, int height,
-                   int channels, int64_t stride, const int* ids, const uint8_t* const* masks, int num_objects,
+                   int format, int64_t stride, const int* ids, const uint8_t* const* masks, int num_objects,
                    const rv_backend* backend, const rv_probe* probe, rv_error* error) {
   return guarded<char*>(error, nullptr, [&] {
     BenchmarkOptions options = BenchmarkOptions::from_json(required(options_json, "options_json"));
     if (frames == nullptr || num_frames < 0 || num_objects < 0 || (num_objects > 0 && (ids == nullptr || masks == nullptr)))
       throw Error("benchmark: frames, ids and masks must not be NULL");
     BenchmarkClip clip;
-    for (int i = 0; i < num_frames; ++i) clip.frames.push_back(ImageView{frames[i], height, width, channels, stride});
+    for (int i = 0; i < num_frames; ++i) clip.frames.push_back(image_of(frames[i], width, height, format, stride));
     const size_t pixels = static_cast<size_t>(width > 0 ? width : 0) * static_cast<size_t>(height > 0 ? height : 0);
     for (int k = 0; k < num_objects; ++k) clip.starts[0][ids[k]] = Mask(masks[k], masks[k] + pixels);
     CProbe c_probe(probe);

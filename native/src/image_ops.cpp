@@ -96,7 +96,8 @@ void frame_to_input(const ImageView& image, Tensor& out, std::vector<int16_t>& s
     for (int y = 0; y < height; ++y) {
       const uint8_t* row = image.data + y * image.stride;
       for (int x = 0; x < width; ++x)
-        for (int c = 0; c < 3; ++c) out.data[c * plane + static_cast<size_t>(y) * width + x] = row[x * cn + c] * k;
+        for (int c = 0; c < 3; ++c)
+          out.data[c * plane + static_cast<size_t>(y) * width + x] = row[x * cn + (image.bgr ? 2 - c : c)] * k;
     }
     return;
   }
@@ -118,9 +119,11 @@ void frame_to_input(const ImageView& image, Tensor& out, std::vector<int16_t>& s
   for (int sy = 0; sy < image.height; ++sy) {
     if (!used[sy]) continue;
     const uint8_t* s = image.data + sy * image.stride;
-    int16_t* r = hbuf_data + static_cast<size_t>(sy) * row;
-    int16_t* g = r + static_cast<size_t>(image.height) * row;
+    int16_t* const planes = hbuf_data + static_cast<size_t>(sy) * row;  // R, G, B planes image.height rows apart
+    int16_t* const g = planes + static_cast<size_t>(image.height) * row;
+    int16_t* r = planes;
     int16_t* b = g + static_cast<size_t>(image.height) * row;
+    if (image.bgr) std::swap(r, b);  // the first byte of a pixel is blue
     for (int x = 0; x < width; ++x) {
       const uint8_t* p0 = s + off0[x];
       const uint8_t* p1 = s + off1[x];

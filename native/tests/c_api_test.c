@@ -53,6 +53,12 @@ static int zero_backend(void* context, const char* subgraph, const rv_tensor* in
   return 0;
 }
 
+static int failing_load(void* context, char* error, size_t error_size) {
+  (void)context;
+  snprintf(error, error_size, "no compiled model in the bundle");
+  return 1;
+}
+
 static int failing_backend(void* context, const char* subgraph, const rv_tensor* inputs, int num_inputs,
                            rv_tensor* outputs, int num_outputs, char* error, size_t error_size) {
   (void)context, (void)subgraph, (void)inputs, (void)num_inputs, (void)outputs, (void)num_outputs;
@@ -98,7 +104,7 @@ int main(int argc, char** argv) {
     }
     unsigned char* labels = malloc((size_t)width * height);
     const char* record = NULL;
-    if (rv_tracker_step(tracker, rgb, width, height, 3, (int64_t)width * 3, ids, (const uint8_t* const*)masks, n, labels,
+    if (rv_tracker_step(tracker, rgb, width, height, RV_RGB, (int64_t)width * 3, ids, (const uint8_t* const*)masks, n, labels,
                         &record, &error) != 0) {
       fprintf(stderr, "frame %d: %s\n", i, error.message);
       return 1;
@@ -123,9 +129,11 @@ int main(int argc, char** argv) {
   const uint8_t* empty_mask[1] = {empty};
   const char* record = NULL;
   if (rv_tracker_open("/nonexistent/bundle", NAN, INT_MIN, 1, &error) == NULL) printf("error: %s\n", error.message);
-  if (rv_tracker_step(tracker, first, width, height, 3, (int64_t)width * 3, &one, empty_mask, 1, labels, &record, &error))
+  if (rv_tracker_step(tracker, first, width, height, RV_RGB, (int64_t)width * 3, &one, empty_mask, 1, labels, &record, &error))
     printf("error: %s\n", error.message);
-  if (rv_tracker_step(tracker, first, width / 2, height, 3, (int64_t)width * 3, NULL, NULL, 0, labels, &record, &error))
+  if (rv_tracker_step(tracker, first, width / 2, height, RV_RGB, (int64_t)width * 3, NULL, NULL, 0, labels, &record, &error))
+    printf("error: %s\n", error.message);
+  if (rv_tracker_step(tracker, first, width, height, 5, (int64_t)width * 5, NULL, NULL, 0, labels, &record, &error))
     printf("error: %s\n", error.message);
   if (rv_tracker_remove_object(tracker, three_hundred, &error)) printf("error: %s\n", error.message);
   int tracked[8];
@@ -139,7 +147,7 @@ int main(int argc, char** argv) {
   unsigned char* whole = malloc((size_t)width * height);
   memset(whole, 1, (size_t)width * height);
   const uint8_t* whole_mask[1] = {whole};
-  if (custom == NULL || rv_tracker_step(custom, first, width, height, 3, (int64_t)width * 3, &one, whole_mask, 1, labels,
+  if (custom == NULL || rv_tracker_step(custom, first, width, height, RV_RGB, (int64_t)width * 3, &one, whole_mask, 1, labels,
                                         &record, &error) != 0) {
     fprintf(stderr, "caller backend: %s\n", error.message);
     return 1;
@@ -148,9 +156,11 @@ int main(int argc, char** argv) {
   rv_tracker_close(custom);
   rv_backend broken = {NULL, failing_backend};
   custom = rv_tracker_open_with(bundle, &broken, NAN, INT_MIN, &error);
-  if (rv_tracker_step(custom, first, width, height, 3, (int64_t)width * 3, &one, whole_mask, 1, labels, &record, &error))
+  if (rv_tracker_step(custom, first, width, height, RV_RGB, (int64_t)width * 3, &one, whole_mask, 1, labels, &record, &error))
     printf("error: %s\n", error.message);
   rv_tracker_close(custom);
+  rv_backend unloadable = {NULL, zero_backend, "unloadable", failing_load};
+  if (rv_tracker_open_with(bundle, &unloadable, NAN, INT_MIN, &error) == NULL) printf("error: %s\n", error.message);
 
   /* the benchmark protocol over the caller's backend: its name reaches the measurement's notes */
   calls = 0;
@@ -158,7 +168,7 @@ int main(int argc, char** argv) {
   const uint8_t* two_frames[2] = {first, first};
   char options[4200];
   snprintf(options, sizeof options, "{\"bundle\": \"%s\", \"cooldown_s\": 0, \"warmup\": 1}", bundle);
-  char* doc = rv_benchmark(options, two_frames, 2, width, height, 3, (int64_t)width * 3, &one, whole_mask, 1, &named, NULL,
+  char* doc = rv_benchmark(options, two_frames, 2, width, height, RV_RGB, (int64_t)width * 3, &one, whole_mask, 1, &named, NULL,
                            &error);
   if (doc == NULL) {
     fprintf(stderr, "benchmark: %s\n", error.message);

@@ -30,6 +30,26 @@ void write_floats(const std::string& path, const std::vector<float>& v) {
                                               static_cast<std::streamsize>(v.size() * sizeof(float)));
 }
 
+// BGRA (iOS camera buffers) in place gives the same model input as RGB, resized or not.
+void check_bgra() {
+  const int h = 37, w = 53;
+  std::vector<uint8_t> rgb(h * w * 3), bgra(h * w * 4 + 12 * h);  // BGRA rows padded to w * 4 + 12 bytes
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const uint8_t value = static_cast<uint8_t>((x * 7 + y * 13 + c * 85) % 256);
+        rgb[(y * w + x) * 3 + c] = value;
+        bgra[y * (w * 4 + 12) + x * 4 + (2 - c)] = value;
+      }
+  for (auto [oh, ow] : {std::pair{h, w}, std::pair{32, 48}}) {
+    Tensor a = Tensor::zeros({1, 3, oh, ow}), b = Tensor::zeros({1, 3, oh, ow});
+    std::vector<int16_t> scratch;
+    frame_to_input(ImageView{rgb.data(), h, w, 3, w * 3}, a, scratch);
+    frame_to_input(ImageView{bgra.data(), h, w, 4, w * 4 + 12, true}, b, scratch);
+    check(a.data == b.data, oh == h ? "BGRA equals RGB at the model size" : "BGRA equals RGB resized");
+  }
+}
+
 void checks() {
   check(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256(abc)");
   check(sha256_hex(std::string(1000, 'a')).substr(0, 8) == "41edece4", "sha256 of 1000 bytes (two blocks)");
@@ -73,6 +93,7 @@ void checks() {
   threw = false;
   try { c.validate(); } catch (const Error& e) { threw = std::string(e.what()).find("tau") != std::string::npos; }
   check(threw, "an out-of-range tau is refused by name");
+  check_bgra();
 }
 
 }  // namespace

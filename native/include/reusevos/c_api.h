@@ -19,6 +19,10 @@ extern "C" {
 
 typedef struct rv_tracker rv_tracker;
 
+/* Pixel layouts (`format` below): interleaved uint8, alpha ignored. RV_BGRA is what iOS cameras deliver
+ * (CVPixelBuffer kCVPixelFormatType_32BGRA), read in place. */
+enum { RV_RGB = 3, RV_RGBA = 4, RV_BGRA = 0x14 };
+
 /* The message of a failed call ("" after a successful one). */
 typedef struct rv_error {
   char message[1024];
@@ -41,6 +45,9 @@ typedef struct rv_backend {
   int (*run)(void* context, const char* subgraph, const rv_tensor* inputs, int num_inputs, rv_tensor* outputs,
              int num_outputs, char* error, size_t error_size);
   const char* name; /* for the benchmark's notes, e.g. "Core ML"; may be NULL */
+  /* Optional (may be NULL): loads the model(s), called once when the tracker opens (after the manifest is
+   * verified) and inside the benchmark's timed load; 0, or nonzero with a message like `run`. */
+  int (*load)(void* context, char* error, size_t error_size);
 } rv_backend;
 
 /* Readings of the platform around a benchmark's timed clip (energy, memory): `end` returns a JSON object
@@ -64,11 +71,11 @@ rv_tracker* rv_tracker_open_with(const char* bundle_dir, const rv_backend* backe
 
 void rv_tracker_close(rv_tracker* tracker);
 
-/* Tracks one frame: RGB (channels 3) or RGBA (4) rows `stride` bytes apart. Objects `new_ids[k]` start on
+/* Tracks one frame: `format` (RV_RGB, RV_RGBA, RV_BGRA) pixels in rows `stride` bytes apart. Objects `new_ids[k]` start on
  * this frame with masks `new_masks[k]` (width * height bytes, nonzero = object). Writes width * height
  * object ids to `labels_out` and points `*record_json` at the frame's record (the Python tracker's JSON;
  * valid until the next call on this tracker). Returns 0, or nonzero with the tracker unchanged. */
-int rv_tracker_step(rv_tracker* tracker, const uint8_t* pixels, int width, int height, int channels, int64_t stride,
+int rv_tracker_step(rv_tracker* tracker, const uint8_t* pixels, int width, int height, int format, int64_t stride,
                     const int* new_ids, const uint8_t* const* new_masks, int num_new, uint8_t* labels_out,
                     const char** record_json, rv_error* error);
 
@@ -85,7 +92,7 @@ int rv_tracker_object_ids(const rv_tracker* tracker, int* ids_out, int capacity)
  * reads the platform (NULL: the host's RAPL counter). Returns the measurement JSON (free it with rv_free),
  * or NULL with the error. */
 char* rv_benchmark(const char* options_json, const uint8_t* const* frames, int num_frames, int width, int height,
-                   int channels, int64_t stride, const int* ids, const uint8_t* const* masks, int num_objects,
+                   int format, int64_t stride, const int* ids, const uint8_t* const* masks, int num_objects,
                    const rv_backend* backend, const rv_probe* probe, rv_error* error);
 
 void rv_free(void* pointer);

@@ -11,12 +11,13 @@
 
 namespace reusevos {
 
-// A camera-style image: `channels` (3 = RGB, 4 = RGBA, alpha ignored) interleaved uint8 rows of
-// `stride` bytes each. The pixels are borrowed, not copied.
+// A camera-style image: `channels` (3 = RGB, 4 = RGBA, alpha ignored; with `bgr`: BGR / BGRA, as iOS
+// cameras deliver) interleaved uint8 rows of `stride` bytes each. The pixels are borrowed, not copied.
 struct ImageView {
   const uint8_t* data = nullptr;
   int height = 0, width = 0, channels = 3;
   int64_t stride = 0;  // bytes per row (>= width * channels)
+  bool bgr = false;
 };
 
 // RGB(A) uint8 -> `out`, 1x3xHxW float32 in [0, 1] (its shape gives H and W): OpenCV's INTER_LINEAR uint8
