@@ -1,8 +1,9 @@
 // swift-tools-version:5.9
-// ReuseVOSKit: the tracker for Swift callers over the native core's C API (../../native, libreusevos_c).
+// ReuseVOSKit: the tracker for Swift callers over the native core's C API (../../native, libreusevos_c), a
+// Core ML runner, the benchmark mode the app runs, and `reusevos-track` (the command-line tool).
 // On Linux (this repository's CI, Swift 6 in a Debian trixie chroot) the library comes from CMake's build
-// folder, given as REUSEVOS_NATIVE_LIB; on iOS/macOS link the xcframework built from the same CMake
-// project (README.md).
+// folder, given as REUSEVOS_NATIVE_LIB, and JPEG frames decode with TurboJPEG; on iOS/macOS link the
+// xcframework built from the same CMake project (README.md) and ImageIO decodes.
 import Foundation
 import PackageDescription
 
@@ -16,10 +17,16 @@ let package = Package(
     platforms: [.macOS(.v14), .iOS(.v17)],
     products: [
         .library(name: "ReuseVOSKit", targets: ["ReuseVOSKit"]),
+        .executable(name: "reusevos-track", targets: ["reusevos-track"]),
     ],
     targets: [
         .systemLibrary(name: "CReuseVOS", path: "Sources/CReuseVOS"),
-        .target(name: "ReuseVOSKit", dependencies: ["CReuseVOS"], linkerSettings: linkNative),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
+        .target(name: "ReuseVOSKit",
+                dependencies: ["CReuseVOS", "CZlib", .target(name: "CTurboJPEG", condition: .when(platforms: [.linux]))],
+                linkerSettings: linkNative),
+        .executableTarget(name: "reusevos-track", dependencies: ["ReuseVOSKit"], linkerSettings: linkNative),
         .testTarget(name: "ReuseVOSKitTests", dependencies: ["ReuseVOSKit"]),
     ]
 )

@@ -10,13 +10,12 @@ the battery counters and power rails (Pixel 6 and later) for a deeper look.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
 
 from ..errors import InputError
-from .phone import APP_ID, app_arguments, require_bundle, run_tool, write_clip_files
+from .phone import APP_ID, app_arguments, app_result, require_bundle, run_tool, write_clip_files
 from .protocol import BenchPlan
 from .schema import DeviceInfo
 
@@ -97,13 +96,7 @@ class AndroidDevice:
                  what=f"starting the benchmark of {plan.name}")
         self.wait_for_exit(plan.name)
         text = self.adb("exec-out", "run-as", self.app_id, "cat", f"files/bench/{out}", what=f"reading {out}")
-        try:
-            result = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{plan.name}: the app's result files/bench/{out} is not JSON ({exc})") from None
-        if isinstance(result, dict) and "error" in result:  # the app writes {"error": ...} when its run failed
-            raise InputError(f"{plan.name}: the app's benchmark failed on the phone: {result['error']}")
-        return result
+        return app_result(text, name=plan.name, where=f"files/bench/{out}")
 
     def wait_for_exit(self, name: str) -> None:
         deadline = time.monotonic() + RUN_TIMEOUT_S

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import InputError
-from .phone import APP_ID, app_arguments, require_bundle, run_tool, write_clip_files
+from .phone import APP_ID, app_arguments, app_result, require_bundle, run_tool, write_clip_files
 from .protocol import BenchPlan
 from .schema import DeviceInfo
 
@@ -87,9 +87,13 @@ class IosDevice:
                        "--domain-identifier", self.app_id, "--source", f"{CONTAINER}/bench/{out}",
                        "--destination", str(local), what=f"copying {out} back")
         try:
-            return json.loads(local.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            text = local.read_text()
+        except OSError as exc:
             raise InputError(f"{plan.name}: the app's result {CONTAINER}/bench/{out} is unreadable ({exc})") from None
+        result = app_result(text, name=plan.name, where=f"{CONTAINER}/bench/{out}")
+        result["notes"] = [*result.get("notes", []),
+                           f"iOS app benchmark mode; thermal state {result.get('thermal_state', 'not recorded')}"]
+        return result
 
     def finish(self) -> list[str]:
         return []

@@ -9,6 +9,7 @@ overridden) and ``out`` (result file name); it writes the same measurement dict 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -63,6 +64,20 @@ def app_arguments(plan: BenchPlan, *, bundle: str, frames: str, mask: str, count
     if plan.tau is not None:
         args["tau"] = float(plan.tau)
     return args
+
+
+def app_result(text: str, *, name: str, where: str) -> dict:
+    """The measurement an app wrote (``where``: its path on the phone); InputError when it is not JSON or is
+    the ``{"error": ...}`` an app writes when its run failed."""
+    try:
+        result = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{name}: the app's result {where} is not JSON ({exc})") from None
+    if not isinstance(result, dict):
+        raise InputError(f"{name}: the app's result {where} is not a JSON object")
+    if "error" in result:
+        raise InputError(f"{name}: the app's benchmark failed on the phone: {result['error']}")
+    return result
 
 
 def require_bundle(plan: BenchPlan, device: str) -> str:

@@ -6,12 +6,21 @@ public struct BundleManifest: Decodable {
     public struct TensorSpec: Decodable {
         public let name: String
         public let shape: [Int]
+        public let dtype: String
     }
 
     public struct Subgraph: Decodable {
         public let name: String
         public let inputs: [TensorSpec]
         public let outputs: [TensorSpec]
+        /// contract name -> the program's feature name (the same for Core ML, whose features the exporter renames)
+        public let programInputs: [String: String]?
+        public let programOutputs: [String: String]?
+
+        enum CodingKeys: String, CodingKey {
+            case name, inputs, outputs
+            case programInputs = "program_inputs", programOutputs = "program_outputs"
+        }
     }
 
     public struct Export: Decodable {

@@ -4,6 +4,8 @@ import Foundation
 /// A failure the native core reported; the message names the bad input (bundle, frame, mask, object id).
 public struct ReuseVOSError: Error, CustomStringConvertible, Equatable {
     public let description: String
+
+    public init(description: String) { self.description = description }
 }
 
 /// One object's outcome on one frame: decision "init", "compute" or "reuse" (the Python tracker's record).
@@ -33,14 +35,23 @@ public struct FrameResult {
     public let recordJSON: String
 }
 
-/// The native tracker core over a bundle's ExecuTorch program: one instance per video stream, used from
-/// one thread at a time. Bad input throws ReuseVOSError and leaves the tracker unchanged.
+/// How a frame's pixels are laid out: interleaved uint8, alpha ignored. `bgra` is what iOS cameras deliver
+/// (kCVPixelFormatType_32BGRA), read in place by the core.
+public enum PixelFormat: Int32 {
+    case rgb = 3, rgba = 4, bgra = 0x14
+
+    public var bytesPerPixel: Int { self == .rgb ? 3 : 4 }
+}
+
+/// The native tracker core over a bundle (its ExecuTorch program, or a `SubgraphRunner` such as Core ML):
+/// one instance per video stream, used from one thread at a time. Bad input throws ReuseVOSError and leaves the tracker unchanged.
 public final class Tracker {
     private let handle: OpaquePointer
     private let keepAlive: AnyObject?  // a SubgraphRunner the core calls back into
 
-    /// Opens and verifies the bundle (every file's sha256). `tau` / `keyframeBound`: nil for the bundle's
-    /// own (a negative bound: none); `threads`: 0 for the runtime's default.
+    /// Opens and verifies an ExecuTorch bundle (every file's sha256); `Tracker.open(bundle:)` takes any bundle
+    /// ReuseVOSKit runs. `tau` / `keyframeBound`: nil for the bundle's own (a negative bound: none);
+    /// `threads`: 0 for the runtime's default.
     public init(bundle: String, tau: Double? = nil, keyframeBound: Int? = nil, threads: Int = 0) throws {
         var error = rv_error()
         guard let h = rv_tracker_open(bundle, tau ?? .nan, Int32(keyframeBound ?? Int(Int32.min)), Int32(threads), &error)
@@ -56,12 +67,12 @@ public final class Tracker {
 
     deinit { rv_tracker_close(handle) }
 
-    /// Tracks one frame of RGB (3) or RGBA (4) rows `rowStride` bytes apart; `newObjects` starts objects
+    /// Tracks one frame of `format` pixels in rows `rowStride` bytes apart; `newObjects` starts objects
     /// (id 1...254 -> width*height bytes, nonzero = object) on this frame.
-    public func step(pixels: UnsafeRawBufferPointer, width: Int, height: Int, channels: Int, rowStride: Int,
+    public func step(pixels: UnsafeRawBufferPointer, width: Int, height: Int, format: PixelFormat = .rgba, rowStride: Int,
                      newObjects: [Int: [UInt8]] = [:]) throws -> FrameResult {
-        guard pixels.count >= rowStride * (height - 1) + width * channels, height > 0 else {
-            throw ReuseVOSError(description: "pixels: \(pixels.count) bytes cannot hold \(width)x\(height)x\(channels) "
+        guard height > 0, width > 0, pixels.count >= rowStride * (height - 1) + width * format.bytesPerPixel else {
+            throw ReuseVOSError(description: "pixels: \(pixels.count) bytes cannot hold \(width)x\(height) \(format) "
                 + "with row stride \(rowStride)")
         }
         let ids = newObjects.keys.sorted()
@@ -76,7 +87,7 @@ public final class Tracker {
             ids.map(Int32.init).withUnsafeBufferPointer { idPointer in
                 labels.withUnsafeMutableBufferPointer { out in
                     rv_tracker_step(handle, pixels.bindMemory(to: UInt8.self).baseAddress, Int32(width), Int32(height),
-                                    Int32(channels), Int64(rowStride), idPointer.baseAddress, maskPointers,
+                                    format.rawValue, Int64(rowStride), idPointer.baseAddress, maskPointers,
                                     Int32(ids.count), out.baseAddress, &record, &error)
                 }
             }
@@ -85,6 +96,14 @@ public final class Tracker {
         let json = String(cString: record)
         let decoded = try JSONDecoder().decode(FrameRecord.self, from: Data(json.utf8))
         return FrameResult(labels: labels, width: width, height: height, record: decoded, recordJSON: json)
+    }
+
+    /// Tracks a decoded frame (`RGBAImage`).
+    public func step(_ image: RGBAImage, newObjects: [Int: [UInt8]] = [:]) throws -> FrameResult {
+        try image.pixels.withUnsafeBytes {
+            try step(pixels: $0, width: image.width, height: image.height, format: .rgba, rowStride: image.rowStride,
+                     newObjects: newObjects)
+        }
     }
 
     /// Forgets every object: the next frame starts a new video.

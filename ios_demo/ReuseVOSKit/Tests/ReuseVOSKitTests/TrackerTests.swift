@@ -38,7 +38,7 @@ final class TrackerTests: XCTestCase {
         for (index, line) in expected.enumerated() {
             let (width, height, rgb) = try readPNM(String(format: "%@/%05d.ppm", clip, index))
             let result = try rgb.withUnsafeBytes {
-                try tracker.step(pixels: $0, width: width, height: height, channels: 3, rowStride: width * 3,
+                try tracker.step(pixels: $0, width: width, height: height, format: .rgb, rowStride: width * 3,
                                  newObjects: index == 0 ? first : [:])
             }
             let decisions = result.record.objects.keys.sorted { Int($0)! < Int($1)! }
@@ -57,7 +57,7 @@ final class TrackerTests: XCTestCase {
         let tracker = try Tracker(bundle: bundle, threads: 1)
         let pixels = [UInt8](repeating: 90, count: 96 * 64 * 3)
         XCTAssertThrowsError(try pixels.withUnsafeBytes {
-            try tracker.step(pixels: $0, width: 96, height: 64, channels: 3, rowStride: 96 * 3,
+            try tracker.step(pixels: $0, width: 96, height: 64, format: .rgb, rowStride: 96 * 3,
                              newObjects: [1: [UInt8](repeating: 0, count: 96 * 64)])
         }) { error in XCTAssertTrue("\(error)".contains("is empty"), "\(error)") }
         XCTAssertThrowsError(try tracker.removeObject(7)) { error in
@@ -91,7 +91,7 @@ final class TrackerTests: XCTestCase {
         var mask = [UInt8](repeating: 0, count: 96 * 64)
         for i in 0..<400 { mask[i] = 1 }
         let result = try pixels.withUnsafeBytes {
-            try tracker.step(pixels: $0, width: 96, height: 64, channels: 3, rowStride: 96 * 3, newObjects: [1: mask])
+            try tracker.step(pixels: $0, width: 96, height: 64, format: .rgb, rowStride: 96 * 3, newObjects: [1: mask])
         }
         XCTAssertEqual(runner.calls.map(\.0), result.record.ran)
         XCTAssertEqual(Array(result.record.ran.prefix(3)), ["backbone_low", "backbone_high", "template_build"])
@@ -100,7 +100,7 @@ final class TrackerTests: XCTestCase {
         XCTAssertEqual(result.record.objects["1"]?.decision, "init")
         let failing = try Tracker(bundle: bundle, runner: FailingRunner())
         XCTAssertThrowsError(try pixels.withUnsafeBytes {
-            try failing.step(pixels: $0, width: 96, height: 64, channels: 3, rowStride: 96 * 3, newObjects: [1: mask])
+            try failing.step(pixels: $0, width: 96, height: 64, format: .rgb, rowStride: 96 * 3, newObjects: [1: mask])
         }) { error in
             XCTAssertTrue("\(error)".contains("subgraph backbone_low: the backend failed: the model is not loaded"), "\(error)")
         }

@@ -1,0 +1,2 @@
+// zlib (inflate/deflate for the PNG masks): in the iOS and macOS SDKs; zlib1g-dev on Linux.
+#include <zlib.h>

@@ -1,0 +1,74 @@
+import CReuseVOS
+import Foundation
+
+/// The app's benchmark mode (what `reusevos-bench --device ios` launches): decode the clip, run the core's
+/// benchmark protocol (cool-down, timed load, warm-up, the timed clip) over the bundle's runner with this
+/// process's probe, and write the measurement JSON to `Documents/reusevos/bench/<out>` in the app's home.
+/// A failure writes `{"error": ...}` there instead (the harness reports it) and rethrows.
+public enum BenchmarkMode {
+    public static func resultURL(home: URL, out: String) -> URL {
+        home.appendingPathComponent("Documents/reusevos/bench").appendingPathComponent(out)
+    }
+
+    @discardableResult
+    public static func run(_ request: BenchmarkRequest, home: URL, computeUnits: ComputeUnits = .all) throws -> URL {
+        let result = resultURL(home: home, out: request.out)
+        do {
+            let doc = try measure(request, home: home, computeUnits: computeUnits)
+            try Files.atomicWrite(Data(doc.utf8), to: result)
+        } catch {
+            let doc = try JSONSerialization.data(withJSONObject: ["error": "\(error)"], options: [.sortedKeys])
+            try Files.atomicWrite(doc, to: result)
+            throw error
+        }
+        return result
+    }
+
+    /// A path from the launch arguments: absolute, or relative to the app's home (the data container).
+    static func resolve(_ path: String, home: URL) -> URL {
+        path.hasPrefix("/") ? URL(fileURLWithPath: path) : home.appendingPathComponent(path)
+    }
+
+    static func measure(_ request: BenchmarkRequest, home: URL, computeUnits: ComputeUnits) throws -> String {
+        let bundle = resolve(request.bundle, home: home)
+        let box = try BundleRunner.box(for: bundle, computeUnits: computeUnits)  // checks the bundle's target first
+        let files = try FrameFolder.files(resolve(request.frames, home: home))
+        let frames = try files.map { try RGBAImage(contentsOf: $0) }  // decoded before anything is timed
+        guard frames.count >= 2 else {
+            throw ReuseVOSError(description: "frames \(request.frames): \(frames.count) frame; expected at least 2")
+        }
+        let (width, height) = (frames[0].width, frames[0].height)
+        for (file, f) in zip(files, frames) where f.width != width || f.height != height {
+            throw ReuseVOSError(description: "frame \(file.path): \(f.width)x\(f.height), frame 0 is \(width)x\(height)")
+        }
+        let mask = try IdMask(png: resolve(request.mask, home: home))
+        guard mask.width == width, mask.height == height else {
+            throw ReuseVOSError(description: "mask \(request.mask): \(mask.width)x\(mask.height), the frames are \(width)x\(height)")
+        }
+        let objects = mask.objectMasks()
+        guard !objects.isEmpty else { throw ReuseVOSError(description: "mask \(request.mask): no object ids (all 0 or 255)") }
+        let options = try request.optionsJSON(bundlePath: bundle.path)
+        let probe = ProcessProbe()
+        var cProbe = probe.probe
+        var backend = box?.backend ?? rv_backend()
+        let ids = objects.keys.sorted()
+        let pixels = frames.flatMap(\.pixels), maskBytes = ids.flatMap { objects[$0]! }
+        var error = rv_error()
+        let doc: UnsafeMutablePointer<CChar>? = pixels.withUnsafeBufferPointer { p in
+            maskBytes.withUnsafeBufferPointer { m in
+                let frameSize = width * height * 4, maskSize = width * height
+                let framePointers: [UnsafePointer<UInt8>?] = (0..<frames.count).map { p.baseAddress! + $0 * frameSize }
+                let maskPointers: [UnsafePointer<UInt8>?] = (0..<ids.count).map { m.baseAddress! + $0 * maskSize }
+                return withUnsafePointer(to: &backend) { backendPointer in
+                    rv_benchmark(options, framePointers, Int32(frames.count), Int32(width), Int32(height), Int32(RV_RGBA),
+                                 Int64(width * 4), ids.map(Int32.init), maskPointers, Int32(ids.count),
+                                 box == nil ? nil : backendPointer, &cProbe, &error)
+                }
+            }
+        }
+        withExtendedLifetime((box, probe)) {}
+        guard let doc else { throw ReuseVOSError(description: Tracker.message(&error)) }
+        defer { rv_free(doc) }
+        return String(cString: doc)
+    }
+}
