@@ -98,7 +98,7 @@ def test_swift_package_tests_pass(swift, tiny_bundles, tmp_path):
     proc = swift.run(f"REUSEVOS_TEST_BUNDLE={bundle} REUSEVOS_TEST_CLIP={clip} swift test -j 2 2>&1")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    assert "Executed 10 tests, with 0 failures" in out, out[-3000:]
+    assert "Executed 11 tests, with 0 failures" in out, out[-3000:]
     assert "skipped" not in out.lower(), out[-3000:]
 
 
@@ -231,3 +231,21 @@ def test_reusevos_bench_ios_through_a_stand_in_devicectl(swift, tiny_bundles, tm
     launch = next(c for c in calls if c[1:4] == ["device", "process", "launch"])
     assert launch[launch.index("--") + 1:][:3] == ["org.reusevos.demo", "--bundle", f"Documents/reusevos/bundles/{bundle.name}"]
     assert (container / "Documents/reusevos/bench" / f"{phone.name}.json").is_file()
+
+
+def test_app_sources_parse_and_the_project_spec_names_what_the_harness_launches(swift):
+    """The SwiftUI app cannot compile here (no SwiftUI / AVFoundation off Apple platforms): its sources are
+    parsed by swiftc, and the XcodeGen spec must give the bundle identifier reusevos-bench launches, the
+    camera permission text and the local package."""
+    from reusevos_edge.bench.phone import APP_ID
+
+    app = REPO / "ios_demo" / "ReuseVOSDemo"
+    sources = sorted(p.name for p in (app / "ReuseVOSDemo").glob("*.swift"))
+    assert {"ReuseVOSDemoApp.swift", "ContentView.swift", "TrackingModel.swift", "CameraFeed.swift"} <= set(sources)
+    proc = subprocess.run([str(CHROOT), "run", str(app), "swiftc -parse ReuseVOSDemo/*.swift 2>&1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    spec = (app / "project.yml").read_text()
+    assert f"PRODUCT_BUNDLE_IDENTIFIER: {APP_ID}" in spec
+    assert "NSCameraUsageDescription:" in spec and "path: ../ReuseVOSKit" in spec
+    assert "BenchmarkRequest.parse(CommandLine.arguments)" in (app / "ReuseVOSDemo" / "ReuseVOSDemoApp.swift").read_text()

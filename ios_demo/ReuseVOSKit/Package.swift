@@ -11,6 +11,13 @@ let nativeLib = ProcessInfo.processInfo.environment["REUSEVOS_NATIVE_LIB"]
 let linkNative: [LinkerSetting] = nativeLib.map {
     [.unsafeFlags(["-L\($0)", "-Xlinker", "-rpath", "-Xlinker", $0])]
 } ?? []
+// Apple platforms: the core as an xcframework (../tools/build_xcframework.sh writes it next to this file);
+// elsewhere the system-library module over c_api.h and libreusevos_c from REUSEVOS_NATIVE_LIB.
+let packageDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+let xcframework = FileManager.default.fileExists(atPath: packageDir.appendingPathComponent("CReuseVOS.xcframework").path)
+let core: Target = xcframework
+    ? .binaryTarget(name: "CReuseVOS", path: "CReuseVOS.xcframework")
+    : .systemLibrary(name: "CReuseVOS", path: "Sources/CReuseVOS")
 
 let package = Package(
     name: "ReuseVOSKit",
@@ -20,7 +27,7 @@ let package = Package(
         .executable(name: "reusevos-track", targets: ["reusevos-track"]),
     ],
     targets: [
-        .systemLibrary(name: "CReuseVOS", path: "Sources/CReuseVOS"),
+        core,
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .target(name: "ReuseVOSKit",

@@ -31,11 +31,23 @@ public struct BundleManifest: Decodable {
         }
     }
 
+    /// The tracker options the bundle was exported with (the app's tau slider starts here).
+    public struct TrackerOptions: Decodable {
+        public let tau: Double
+        public let keyframeBound: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case tau
+            case keyframeBound = "keyframe_bound"
+        }
+    }
+
     public let target: String
     public let precision: String
     public let artifact: String
     public let subgraphs: [Subgraph]
     public let export: Export?
+    public let tracker: TrackerOptions?
 
     /// Core ML bundles: one multifunction package (iOS 18+) unless the export chose one package per subgraph.
     public var coreMLMultifunction: Bool { (export?.coremlLayout ?? "multifunction") == "multifunction" }

@@ -130,3 +130,26 @@ final class BenchmarkModeTests: XCTestCase {
         XCTAssertEqual(Array(Overlay.render(labels: [0, 1], alpha: 255)), [0, 0, 0, 0, 128, 0, 0, 255])
     }
 }
+
+final class ObjectStrokesTests: XCTestCase {
+    func testStrokesRasteriseAtTheFrameSizePerObject() {
+        var strokes = ObjectStrokes()
+        strokes.radius = 0.05
+        strokes.nextObject()  // nothing painted yet: still object 1
+        strokes.begin(x: 0.1, y: 0.5)
+        strokes.extend(x: 0.4, y: 0.5)
+        strokes.nextObject()
+        strokes.begin(x: 0.8, y: 0.2)  // a tap: a dot
+        let masks = strokes.masks(width: 100, height: 50)
+        XCTAssertEqual(masks.keys.sorted(), [1, 2])
+        let one = masks[1]!, two = masks[2]!
+        XCTAssertEqual(one[25 * 100 + 25], 1)  // on the segment
+        XCTAssertEqual(one[25 * 100 + 60], 0)
+        XCTAssertEqual(one[5 * 100 + 25], 0)  // more than the radius (5 px) away
+        XCTAssertEqual(two[10 * 100 + 80], 1)
+        let dot = two.reduce(0) { $0 + Int($1) }
+        XCTAssertTrue((70...90).contains(dot), "\(dot) pixels; a disc of radius 5 covers about 78.5")
+        strokes.clear()
+        XCTAssertTrue(strokes.isEmpty && strokes.objectID == 1 && strokes.masks(width: 10, height: 10).isEmpty)
+    }
+}

@@ -113,6 +113,7 @@ final class TrackerTests: XCTestCase {
         XCTAssertEqual(manifest.subgraphs.first?.name, "backbone_low")
         XCTAssertEqual(manifest.subgraphs.first?.inputs.map(\.name), ["image"])
         XCTAssertEqual(manifest.subgraphs.first?.inputs.first?.shape.count, 4)
+        XCTAssertEqual(manifest.tracker?.tau, 0.0)  // tests/conftest.py exports the tiny bundles with tau 0
         XCTAssertThrowsError(try BundleManifest(bundle: URL(fileURLWithPath: "/nonexistent"))) { error in
             XCTAssertTrue("\(error)".contains("/nonexistent: no manifest.json"), "\(error)")
         }
