@@ -183,6 +183,8 @@ elif args[:3] == ["device", "copy", "to"]:
     assert opt("--device") == udid and opt("--domain-identifier") == app, args
     source, dest = opt("--source"), os.path.join(container, opt("--destination"))
     os.makedirs(os.path.dirname(dest), exist_ok=True)
+    if os.path.isdir(dest):  # a copy replaces what is there
+        shutil.rmtree(dest)
     (shutil.copytree if os.path.isdir(source) else shutil.copy2)(source, dest)
 elif args[:3] == ["device", "copy", "from"]:
     shutil.copy2(os.path.join(container, opt("--source")), opt("--destination"))
@@ -197,7 +199,7 @@ else:
 '''
 
 
-def test_reusevos_bench_ios_through_a_stand_in_devicectl(swift, tiny_bundles, tmp_path, monkeypatch):
+def test_reusevos_bench_ios_through_a_stand_in_devicectl(swift, tiny_bundles, tmp_path, monkeypatch, capsys):
     """reusevos-bench --device ios end to end: the copies, the launch with the app's arguments and the copy
     back are the harness's own; the app is ReuseVOSKit's benchmark mode (JPEG frames, palette mask, the core's
     benchmark over the bundle, the probe's memory and thermal readings). Same decisions and subgraph calls as
@@ -232,6 +234,13 @@ def test_reusevos_bench_ios_through_a_stand_in_devicectl(swift, tiny_bundles, tm
     assert launch[launch.index("--") + 1:][:3] == ["org.reusevos.demo", "--bundle", f"Documents/reusevos/bundles/{bundle.name}"]
     assert (container / "Documents/reusevos/bench" / f"{phone.name}.json").is_file()
 
+    # the app's failure (here: a Core ML bundle off Apple platforms) comes back as one error line
+    coreml = tiny_bundles("coreml").path
+    capsys.readouterr()
+    assert main(["--device", "ios:STAND-IN-UDID", *common[2:], "--bundle", str(coreml), "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "the app's benchmark failed on the phone" in err and "a Core ML bundle runs on iOS 17" in err, err
+
 
 def test_app_sources_parse_and_the_project_spec_names_what_the_harness_launches(swift):
     """The SwiftUI app cannot compile here (no SwiftUI / AVFoundation off Apple platforms): its sources are
@@ -248,4 +257,4 @@ def test_app_sources_parse_and_the_project_spec_names_what_the_harness_launches(
     spec = (app / "project.yml").read_text()
     assert f"PRODUCT_BUNDLE_IDENTIFIER: {APP_ID}" in spec
     assert "NSCameraUsageDescription:" in spec and "path: ../ReuseVOSKit" in spec
-    assert "BenchmarkRequest.parse(CommandLine.arguments)" in (app / "ReuseVOSDemo" / "ReuseVOSDemoApp.swift").read_text()
+    assert "BenchmarkMode.run(arguments: arguments" in (app / "ReuseVOSDemo" / "ReuseVOSDemoApp.swift").read_text()

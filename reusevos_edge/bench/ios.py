@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import InputError
-from .phone import APP_ID, app_arguments, app_result, require_bundle, run_tool, write_clip_files
+from .phone import APP_ID, AppFailed, app_arguments, app_result, require_bundle, run_tool, write_clip_files
 from .protocol import BenchPlan
 from .schema import DeviceInfo
 
@@ -80,8 +80,21 @@ class IosDevice:
                                         out=out).items():
             args += [f"--{key}", str(value)]
         # "--" ends devicectl's options: the app's own "--bundle ..." must not be parsed as devicectl's.
-        self.devicectl("device", "process", "launch", *self._device(), "--terminate-existing", "--console",
-                       "--", self.app_id, *args, what=f"running the benchmark of {plan.name}", timeout=3600)
+        try:
+            self.devicectl("device", "process", "launch", *self._device(), "--terminate-existing", "--console",
+                           "--", self.app_id, *args, what=f"running the benchmark of {plan.name}", timeout=3600)
+        except InputError as launch_failed:  # the app exits nonzero after writing {"error": ...}: report that
+            try:
+                self.fetch(plan.name, out, workdir)
+            except AppFailed as app_error:
+                raise app_error from None
+            except InputError:
+                pass
+            raise launch_failed from None
+        return self.fetch(plan.name, out, workdir)
+
+    def fetch(self, name: str, out: str, workdir: Path) -> dict:
+        """The app's result ``out``, copied back from its container."""
         local = workdir / out
         self.devicectl("device", "copy", "from", *self._device(), "--domain-type", "appDataContainer",
                        "--domain-identifier", self.app_id, "--source", f"{CONTAINER}/bench/{out}",
@@ -89,8 +102,8 @@ class IosDevice:
         try:
             text = local.read_text()
         except OSError as exc:
-            raise InputError(f"{plan.name}: the app's result {CONTAINER}/bench/{out} is unreadable ({exc})") from None
-        result = app_result(text, name=plan.name, where=f"{CONTAINER}/bench/{out}")
+            raise InputError(f"{name}: the app's result {CONTAINER}/bench/{out} is unreadable ({exc})") from None
+        result = app_result(text, name=name, where=f"{CONTAINER}/bench/{out}")
         result["notes"] = [*result.get("notes", []),
                            f"iOS app benchmark mode; thermal state {result.get('thermal_state', 'not recorded')}"]
         return result

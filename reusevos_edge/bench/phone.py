@@ -66,9 +66,13 @@ def app_arguments(plan: BenchPlan, *, bundle: str, frames: str, mask: str, count
     return args
 
 
+class AppFailed(InputError):
+    """The app ran and reported its own failure (its ``{"error": ...}`` result)."""
+
+
 def app_result(text: str, *, name: str, where: str) -> dict:
-    """The measurement an app wrote (``where``: its path on the phone); InputError when it is not JSON or is
-    the ``{"error": ...}`` an app writes when its run failed."""
+    """The measurement an app wrote (``where``: its path on the phone); InputError when it is not JSON,
+    AppFailed when it is the ``{"error": ...}`` an app writes when its run failed."""
     try:
         result = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -76,7 +80,7 @@ def app_result(text: str, *, name: str, where: str) -> dict:
     if not isinstance(result, dict):
         raise InputError(f"{name}: the app's result {where} is not a JSON object")
     if "error" in result:
-        raise InputError(f"{name}: the app's benchmark failed on the phone: {result['error']}")
+        raise AppFailed(f"{name}: the app's benchmark failed on the phone: {result['error']}")
     return result
 
 

@@ -7,14 +7,10 @@ import SwiftUI
 /// the benchmark mode, writes Documents/reusevos/bench/<out> and exits; otherwise it is the live tracker.
 @main
 struct ReuseVOSDemoApp: App {
-    private let benchmark: Result<BenchmarkRequest, Error>? = {
-        do { return try BenchmarkRequest.parse(CommandLine.arguments).map { .success($0) } } catch { return .failure(error) }
-    }()
-
     var body: some Scene {
         WindowGroup {
-            if let benchmark {
-                BenchmarkView(request: benchmark)
+            if BenchmarkRequest.requested(CommandLine.arguments) {
+                BenchmarkView(arguments: CommandLine.arguments)
             } else {
                 ContentView()
             }
@@ -24,7 +20,7 @@ struct ReuseVOSDemoApp: App {
 
 /// Runs the benchmark off the main thread, shows where the result went, and exits (devicectl waits for it).
 struct BenchmarkView: View {
-    let request: Result<BenchmarkRequest, Error>
+    let arguments: [String]
     @State private var status = "benchmarking..."
 
     var body: some View {
@@ -33,16 +29,9 @@ struct BenchmarkView: View {
                 let home = URL(fileURLWithPath: NSHomeDirectory())
                 let outcome: String = await Task.detached(priority: .userInitiated) {
                     do {
-                        let request = try request.get()
-                        return "wrote " + (try BenchmarkMode.run(request, home: home)).path
+                        return "wrote " + (try BenchmarkMode.run(arguments: arguments, home: home)).path
                     } catch {
-                        // bad arguments: the result file the harness reads says so
-                        let out = (try? request.get().out) ?? BenchmarkRequest.defaultOut
-                        let doc = try? JSONSerialization.data(withJSONObject: ["error": "\(error)"])
-                        let url = BenchmarkMode.resultURL(home: home, out: out)
-                        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                        try? doc?.write(to: url, options: .atomic)
-                        return "error: \(error)"
+                        return "error: \(error)"  // also in the result file the harness reads
                     }
                 }.value
                 status = outcome

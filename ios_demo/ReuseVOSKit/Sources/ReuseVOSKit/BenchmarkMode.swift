@@ -17,11 +17,34 @@ public enum BenchmarkMode {
             let doc = try measure(request, home: home, computeUnits: computeUnits)
             try Files.atomicWrite(Data(doc.utf8), to: result)
         } catch {
-            let doc = try JSONSerialization.data(withJSONObject: ["error": "\(error)"], options: [.sortedKeys])
-            try Files.atomicWrite(doc, to: result)
+            try writeError(error, home: home, out: request.out)
             throw error
         }
         return result
+    }
+
+    /// The app's entry: the launch arguments parsed and run. Arguments that do not parse also leave
+    /// `{"error": ...}` where the harness looks (the `--out` given, if it is a valid name).
+    @discardableResult
+    public static func run(arguments: [String], home: URL, computeUnits: ComputeUnits = .all) throws -> URL {
+        let request: BenchmarkRequest
+        do {
+            guard let parsed = try BenchmarkRequest.parse(arguments) else {
+                throw ReuseVOSError(description: "benchmark mode: expected --bundle, --frames and --mask arguments")
+            }
+            request = parsed
+        } catch {
+            let out = arguments.firstIndex(of: "--out").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+            try writeError(error, home: home, out: out.flatMap { BenchmarkRequest.isResultName($0) ? $0 : nil }
+                ?? BenchmarkRequest.defaultOut)
+            throw error
+        }
+        return try run(request, home: home, computeUnits: computeUnits)
+    }
+
+    static func writeError(_ error: Error, home: URL, out: String) throws {
+        let doc = try JSONSerialization.data(withJSONObject: ["error": "\(error)"], options: [.sortedKeys])
+        try Files.atomicWrite(doc, to: resultURL(home: home, out: out))
     }
 
     /// A path from the launch arguments: absolute, or relative to the app's home (the data container).

@@ -78,11 +78,17 @@ public struct BenchmarkRequest: Equatable {
             throw ReuseVOSError(description: "argument --tau: expected a threshold in [0, 1], got \(tau)")
         }
         r.out = values["out"] ?? defaultOut
-        guard r.out.hasSuffix(".json"), r.out.count > 5, !r.out.contains("/") else {
+        guard isResultName(r.out) else {
             throw ReuseVOSError(description: "argument --out: expected a file name ending in .json (no folder), got \"\(r.out)\"")
         }
         return r
     }
+
+    /// Whether the app was launched for a benchmark: any `--name` argument (Xcode's own are single-dash).
+    public static func requested(_ arguments: [String]) -> Bool { arguments.contains { $0.hasPrefix("--") } }
+
+    /// A result file name the app writes under Documents/reusevos/bench/: NAME.json, no folder.
+    public static func isResultName(_ name: String) -> Bool { name.hasSuffix(".json") && name.count > 5 && !name.contains("/") }
 
     /// The options JSON of the core's benchmark (BenchmarkOptions::from_json), with the bundle's full path.
     func optionsJSON(bundlePath: String) throws -> String {

@@ -101,8 +101,7 @@ func bench(_ args: ArraySlice<String>) throws {
         home = URL(fileURLWithPath: arguments[i + 1])
         arguments.removeSubrange(i...(i + 1))
     }
-    guard let request = try BenchmarkRequest.parse(arguments) else { fail("bench: expected the app's --bundle ... arguments", usage: true) }
-    print(try BenchmarkMode.run(request, home: home).path)
+    print(try BenchmarkMode.run(arguments: arguments, home: home).path)
 }
 
 let argv = CommandLine.arguments

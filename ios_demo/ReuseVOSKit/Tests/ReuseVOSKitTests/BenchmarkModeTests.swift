@@ -116,6 +116,13 @@ final class BenchmarkModeTests: XCTestCase {
         let bad = try XCTUnwrap(JSONSerialization.jsonObject(
             with: Data(contentsOf: BenchmarkMode.resultURL(home: home, out: "bad.json"))) as? [String: Any])
         XCTAssertTrue((bad["error"] as? String)?.contains("/nonexistent/bundle") == true, "\(bad)")
+
+        // launch arguments that do not parse: the error goes where the harness looks (--out)
+        XCTAssertThrowsError(try BenchmarkMode.run(arguments: ["--bundle", bundle, "--frames", "f", "--mask", "m",
+                                                               "--tau", "7", "--out", "bad2.json"], home: home))
+        let unparsed = try XCTUnwrap(JSONSerialization.jsonObject(
+            with: Data(contentsOf: BenchmarkMode.resultURL(home: home, out: "bad2.json"))) as? [String: Any])
+        XCTAssertTrue((unparsed["error"] as? String)?.contains("argument --tau") == true, "\(unparsed)")
     }
 
     func testStatusLineAndOverlayColours() throws {
