@@ -40,6 +40,7 @@ final class TrackingModel: ObservableObject {
     init() {
         bundles = TrackingModel.findBundles()
         selected = bundles.first
+        bundleTau = selected.flatMap { try? BundleManifest(bundle: $0).tracker?.tau }  // didSet does not run in init
         camera.onFrame = { [weak self] buffer in self?.frame(buffer) }
     }
 
