@@ -73,7 +73,10 @@ class CallbackBackend : public Backend {
   rv_backend callbacks_;
 };
 
-Session::BackendFactory callback_factory(const rv_backend& callbacks) {
+// The caller's runner (copied) as the factory Session::open and run_benchmark call; Error without `run`.
+Session::BackendFactory callback_factory(const rv_backend* backend) {
+  if (backend == nullptr || backend->run == nullptr) throw Error("backend: expected a run callback, got NULL");
+  const rv_backend callbacks = *backend;
   return [callbacks](const Manifest&) { return std::make_unique<CallbackBackend>(callbacks); };
 }
 
@@ -132,8 +135,7 @@ rv_tracker* rv_tracker_open(const char* bundle_dir, double tau, int keyframe_bou
 rv_tracker* rv_tracker_open_with(const char* bundle_dir, const rv_backend* backend, double tau, int keyframe_bound,
                                  rv_error* error) {
   return guarded<rv_tracker*>(error, nullptr, [&] {
-    if (backend == nullptr || backend->run == nullptr) throw Error("backend: expected a run callback, got NULL");
-    auto session = Session::open(required(bundle_dir, "bundle_dir"), tau, keyframe_bound, callback_factory(*backend));
+    auto session = Session::open(required(bundle_dir, "bundle_dir"), tau, keyframe_bound, callback_factory(backend));
     return new rv_tracker{std::move(session), {}};
   });
 }
@@ -192,9 +194,8 @@ char* rv_benchmark(const char* options_json, const uint8_t* const* frames, int n
     const size_t pixels = static_cast<size_t>(width > 0 ? width : 0) * static_cast<size_t>(height > 0 ? height : 0);
     for (int k = 0; k < num_objects; ++k) clip.starts[0][ids[k]] = Mask(masks[k], masks[k] + pixels);
     CProbe c_probe(probe);
-    if (backend != nullptr && backend->run == nullptr) throw Error("backend: expected a run callback, got NULL");
     const BenchmarkBackend runner = backend != nullptr
-        ? BenchmarkBackend{backend->name != nullptr ? backend->name : "a caller's subgraph runner", callback_factory(*backend)}
+        ? BenchmarkBackend{backend->name != nullptr ? backend->name : "a caller's subgraph runner", callback_factory(backend)}
         : BenchmarkBackend{"ExecuTorch", executorch(options.threads)};
     const std::string doc = run_benchmark(options, clip, c_probe, runner);
     char* out = static_cast<char*>(std::malloc(doc.size() + 1));

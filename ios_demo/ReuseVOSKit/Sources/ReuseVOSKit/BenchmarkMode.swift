@@ -56,13 +56,21 @@ public enum BenchmarkMode {
         let bundle = resolve(request.bundle, home: home)
         let box = try BundleRunner.box(for: bundle, computeUnits: computeUnits)  // checks the bundle's target first
         let files = try FrameFolder.files(resolve(request.frames, home: home))
-        let frames = try files.map { try RGBAImage(contentsOf: $0) }  // decoded before anything is timed
-        guard frames.count >= 2 else {
-            throw ReuseVOSError(description: "frames \(request.frames): \(frames.count) frame; expected at least 2")
+        guard files.count >= 2 else {
+            throw ReuseVOSError(description: "frames \(request.frames): \(files.count) frame; expected at least 2")
         }
-        let (width, height) = (frames[0].width, frames[0].height)
-        for (file, f) in zip(files, frames) where f.width != width || f.height != height {
-            throw ReuseVOSError(description: "frame \(file.path): \(f.width)x\(f.height), frame 0 is \(width)x\(height)")
+        // decoded before anything is timed, straight into one buffer: the clip is held once, not twice
+        var pixels: [UInt8] = []
+        var width = 0, height = 0
+        for (index, file) in files.enumerated() {
+            let f = try RGBAImage(contentsOf: file)
+            if index == 0 {
+                (width, height) = (f.width, f.height)
+                pixels.reserveCapacity(files.count * width * height * 4)
+            } else if f.width != width || f.height != height {
+                throw ReuseVOSError(description: "frame \(file.path): \(f.width)x\(f.height), frame 0 is \(width)x\(height)")
+            }
+            pixels += f.pixels
         }
         let mask = try IdMask(png: resolve(request.mask, home: home))
         guard mask.width == width, mask.height == height else {
@@ -75,15 +83,13 @@ public enum BenchmarkMode {
         var cProbe = probe.probe
         var backend = box?.backend ?? rv_backend()
         let ids = objects.keys.sorted()
-        let pixels = frames.flatMap(\.pixels), maskBytes = ids.flatMap { objects[$0]! }
         var error = rv_error()
         let doc: UnsafeMutablePointer<CChar>? = pixels.withUnsafeBufferPointer { p in
-            maskBytes.withUnsafeBufferPointer { m in
-                let frameSize = width * height * 4, maskSize = width * height
-                let framePointers: [UnsafePointer<UInt8>?] = (0..<frames.count).map { p.baseAddress! + $0 * frameSize }
-                let maskPointers: [UnsafePointer<UInt8>?] = (0..<ids.count).map { m.baseAddress! + $0 * maskSize }
+            withBytePointers(ids.map { objects[$0]! }) { maskPointers in
+                let frameSize = width * height * 4
+                let framePointers: [UnsafePointer<UInt8>?] = (0..<files.count).map { p.baseAddress! + $0 * frameSize }
                 return withUnsafePointer(to: &backend) { backendPointer in
-                    rv_benchmark(options, framePointers, Int32(frames.count), Int32(width), Int32(height), Int32(RV_RGBA),
+                    rv_benchmark(options, framePointers, Int32(files.count), Int32(width), Int32(height), Int32(RV_RGBA),
                                  Int64(width * 4), ids.map(Int32.init), maskPointers, Int32(ids.count),
                                  box == nil ? nil : backendPointer, &cProbe, &error)
                 }

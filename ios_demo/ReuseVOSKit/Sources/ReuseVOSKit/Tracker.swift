@@ -83,7 +83,7 @@ public final class Tracker {
         var labels = [UInt8](repeating: 0, count: width * height)
         var error = rv_error()
         var record: UnsafePointer<CChar>?
-        let status: Int32 = withMaskPointers(masks) { maskPointers in
+        let status: Int32 = withBytePointers(masks) { maskPointers in
             ids.map(Int32.init).withUnsafeBufferPointer { idPointer in
                 labels.withUnsafeMutableBufferPointer { out in
                     rv_tracker_step(handle, pixels.bindMemory(to: UInt8.self).baseAddress, Int32(width), Int32(height),
@@ -129,9 +129,9 @@ public final class Tracker {
     }
 }
 
-/// Stable pointers to each mask's bytes for the duration of `body`.
-private func withMaskPointers<R>(_ masks: [[UInt8]], _ body: (UnsafePointer<UnsafePointer<UInt8>?>?) -> R) -> R {
-    let copies = masks.map { mask -> UnsafeMutablePointer<UInt8> in
+/// Stable pointers to each array's bytes (masks) for the duration of `body`.
+func withBytePointers<R>(_ arrays: [[UInt8]], _ body: (UnsafePointer<UnsafePointer<UInt8>?>?) -> R) -> R {
+    let copies = arrays.map { mask -> UnsafeMutablePointer<UInt8> in
         let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(mask.count, 1))
         p.initialize(from: mask, count: mask.count)
         return p
