@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import InputError
 from ..runtime.base import Runner
 from .config import TrackerConfig
-from .frames import block_mean, frame_to_input, locality_window, logits_to_prob, mask_to_model, resize_prob
+from .frames import binary_mask, block_mean, frame_to_input, locality_window, logits_to_prob, mask_to_model, resize_prob
 from .fusion import fuse_labels
 from .state import FrameRecord, FrameResult, ObjectRecord, ObjectState, SampleMemory
 
@@ -177,7 +177,7 @@ class Tracker:
         prob = logits_to_prob(logits, height=self.height, width=self.width)  # at the model frame size
         if feat is not None:
             self._remember(rec, obj, feat, block_mean(prob, 16))
-        obj.last_mask16 = block_mean((prob > 0.5).astype(np.float32), 16)
+        obj.last_mask16 = block_mean(binary_mask(prob), 16)
         rec.objects[obj.obj_id] = ObjectRecord(p_gate=p_gate, decision="reuse" if reuse else "compute", forced=forced)
         return resize_prob(prob, height=self.frame_size[0], width=self.frame_size[1])
 
