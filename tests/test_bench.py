@@ -273,14 +273,37 @@ def test_a_result_missing_keys_names_the_device_and_bundle():
 def test_choose_takes_the_best_jf_among_settings_that_meet_the_target():
     from reusevos_edge.bench.calibrate import SweepRow, Target, choose
 
-    rows = [SweepRow(1.0, 1, 80.0, 0.0, 50.0), SweepRow(0.5, 1, 78.0, 0.5, 30.0), SweepRow(0.7, 2, 79.0, 0.45, 33.0),
-            SweepRow(0.4, 2, 70.0, 0.6, 25.0)]
+    rows = [SweepRow(1.0, 1, 80.0, 0.0, 50.0, 52.0), SweepRow(0.5, 1, 78.0, 0.5, 30.0, 36.0),
+            SweepRow(0.7, 2, 79.0, 0.45, 33.0, 29.0), SweepRow(0.4, 2, 70.0, 0.6, 25.0, 25.0)]
     assert choose(rows, Target(reuse=0.4)).tau == 0.7
     assert choose(rows, Target(latency_ms=31.0)).tau == 0.5
     with pytest.raises(InputError, match="closest is tau 0.4"):
         choose(rows, Target(reuse=0.9))
     with pytest.raises(InputError, match="exactly one of --reuse-target"):
         Target(reuse=0.3, latency_ms=10.0)
+
+
+def test_frame_cost_model_separates_computed_and_reused_objects_from_machine_drift():
+    from types import SimpleNamespace
+
+    from reusevos_edge.bench.calibrate import FrameCosts, steady_frames
+    from reusevos_edge.tracker.state import FrameRecord, ObjectRecord
+
+    # frame = 2 ms + 10 ms per computed object + 4 ms per reused one, measured with +-1 ms of noise
+    rng = np.random.default_rng(0)
+    frames = [(c, r, 0.002 + 0.010 * c + 0.004 * r + rng.uniform(-1e-3, 1e-3))
+              for c, r in [(1, 0), (0, 1), (2, 0), (1, 1), (0, 2), (3, 1)] * 20]
+    costs = FrameCosts.fit(frames)
+    assert costs.seconds(1, 0) == pytest.approx(0.012, abs=5e-4) and costs.seconds(0, 2) == pytest.approx(0.010, abs=5e-4)
+    # one object throughout: base and per-object costs are not separable, their sums are
+    single = FrameCosts.fit([(1, 0, 0.012), (0, 1, 0.006), (1, 0, 0.014), (0, 1, 0.004)])
+    assert single.seconds(1, 0) == pytest.approx(0.013) and single.seconds(0, 1) == pytest.approx(0.005)
+    # steady frames: the first frame is left out, a frame that starts an object is flagged
+    def record(**decisions):
+        return FrameRecord(index=0, objects={int(k[1:]): ObjectRecord(p_gate=None, decision=v) for k, v in decisions.items()})
+    run = SimpleNamespace(records=[record(o1="init"), record(o1="compute"), record(o1="reuse", o2="init")],
+                          seconds=[0.3, 0.02, 0.2])
+    assert steady_frames(run) == [(1, 0, False, 0.02), (0, 1, True, 0.2)]
 
 
 def test_calibrate_tau_writes_the_choice_into_the_manifest_and_the_bundle_still_verifies(

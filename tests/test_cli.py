@@ -65,6 +65,7 @@ def test_eval_multi_object_with_late_object(davis2017_tree, tmp_path):
         (["--tau", "1.5"], "--tau 1.5"),
         (["--res", "1080p"], "resolution '1080p'"),
         (["--checkpoint", "missing.safetensors"], "--checkpoint missing.safetensors: no such file"),
+        (["--threads", "0"], "--threads 0: expected at least 1"),
     ],
 )
 def test_eval_bad_input_exits_2(davis2016_tree, tmp_path, capsys, extra, message, monkeypatch):

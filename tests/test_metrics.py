@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -289,6 +290,17 @@ def test_overall_is_object_weighted():
     assert overall.jf == pytest.approx(0.25)
     assert overall.reuse_rate == pytest.approx(4 / 12)
     assert overall.fps == pytest.approx((20.0 + 10.0) / 2)  # mean over sequences
+
+
+def test_steady_latency_leaves_out_each_first_frame():
+    # "one": 10 frames in 0.5 s, the first (the fit) 0.23 s -> 0.27 s / 9 frames; "three": 2.0 - 0.1 s / 19
+    one, three = _sequences()
+    one = dataclasses.replace(one, first_seconds=0.23)
+    three = dataclasses.replace(three, first_seconds=0.1)
+    assert one.ms_per_frame == pytest.approx(30.0)
+    assert summarize([one, three]).ms_per_frame == pytest.approx(1e3 * (0.27 + 1.9) / 28)  # pooled over frames
+    assert math.isnan(SequenceResult(name="s", objects=(), num_frames=1, seconds=0.1).ms_per_frame)
+    assert results_json([one])["sequences"]["one"]["ms_per_frame"] == pytest.approx(30.0)
 
 
 def test_json_layout_and_atomic_write(tmp_path):

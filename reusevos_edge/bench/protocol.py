@@ -61,7 +61,11 @@ class BenchPlan:
 
 
 def open_runner(plan: BenchPlan):
-    """(runner, tracker options, what it is: target, precision, bundle size in MB)."""
+    """(runner, tracker options, what it is: target, precision, bundle size in MB). The plan's thread count
+    holds for the runtime and the tracker's host ops alike."""
+    from ..tracker.frames import set_host_threads
+
+    set_host_threads(plan.threads)
     if plan.bundle is not None:
         from ..runtime.bundle import load_bundle_runner
         from ..runtime.bundle_format import bundle_size_bytes

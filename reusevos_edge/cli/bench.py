@@ -183,11 +183,12 @@ def calibrate(args: argparse.Namespace) -> int:
     from ..data.davis import DavisDataset
     from ..runtime.bundle import load_bundle_runner
     from ..tracker.config import bundle_tracker_config
+    from ..tracker.frames import set_host_threads
 
     target = Target(reuse=args.reuse_target, latency_ms=args.latency_budget_ms)
     if len(args.bundle) != 1 or args.device != "host":
-        raise InputError("--calibrate-tau takes exactly one --bundle and runs on --device host (a phone's sweep "
-                         "would run in its app, which does not exist yet)")
+        raise InputError("--calibrate-tau takes exactly one --bundle and runs on --device host (the demo apps "
+                         "have no calibration mode: a phone's sweep would have to run in its app)")
     if args.calibration is None:
         raise InputError("--calibrate-tau needs --calibration DAVIS_ROOT (its training sequences are swept)")
     taus = _numbers(args.taus, DEFAULT_TAUS, flag="--taus")
@@ -199,6 +200,7 @@ def calibrate(args: argparse.Namespace) -> int:
         raise InputError(f"--keyframe-bounds {args.keyframe_bounds}: expected integers >= 0, or -1 for none")
     sequences = DavisDataset(root=args.calibration, res=args.calibration_res).sequences(args.calibration_split)
     manifest = _bundles(args.bundle)[0]
+    set_host_threads(args.threads)
     runner = load_bundle_runner(args.bundle[0], num_threads=args.threads)
     base = bundle_tracker_config(manifest, where=f"bundle {args.bundle[0]}")
     rows = sweep(runner, base, sequences, taus=taus, keyframe_bounds=bounds, progress=not args.no_progress)

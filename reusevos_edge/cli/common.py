@@ -42,6 +42,9 @@ def add_runner_args(parser: argparse.ArgumentParser, *, bundle: bool = True) -> 
     if bundle:
         parser.add_argument("--bundle", type=Path, default=None,
                             help="run an exported bundle instead of PyTorch eager")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for the runtime and the tracker's host ops (default: each library's own, "
+                             "usually one per core)")
     add_gate_args(parser)
 
 
@@ -98,6 +101,8 @@ class Setup:
 
 def check_model_args(args: argparse.Namespace) -> None:
     """Checks that need no model: the checkpoint exists, a bundle folder exists, trained heads are known."""
+    if getattr(args, "threads", None) is not None and args.threads < 1:
+        raise InputError(f"--threads {args.threads}: expected at least 1")
     if args.checkpoint is not None and not args.checkpoint.is_file():
         raise InputError(f"--checkpoint {args.checkpoint}: no such file (expected a .safetensors checkpoint)")
     if getattr(args, "bundle", None) is not None:
@@ -110,9 +115,15 @@ def check_model_args(args: argparse.Namespace) -> None:
                          "(or --untrained to run its randomly initialised heads, e.g. for tests)")
 
 
-def make_setup(args: argparse.Namespace, *, threads: int | None = None) -> Setup:
-    """The runner ``args`` ask for: an exported bundle if ``--bundle``, else PyTorch eager, with its tracker options."""
+def make_setup(args: argparse.Namespace) -> Setup:
+    """The runner ``args`` ask for: an exported bundle if ``--bundle``, else PyTorch eager, with its tracker options.
+    ``--threads`` (None: each library's default) caps the runtime and the tracker's host ops."""
     check_model_args(args)
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        from ..tracker.frames import set_host_threads
+
+        set_host_threads(threads)
     if getattr(args, "bundle", None) is not None:
         return _bundle_setup(args, threads)
     from ..runtime.torch_runner import TorchRunner

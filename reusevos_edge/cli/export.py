@@ -63,7 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--davis", type=Path, default=None,
                    help="DAVIS 2016 root: parity runs on its 480p blackswan (default: a synthetic clip)")
     p.add_argument("--frames", type=int, default=20, help="frames of the parity clip")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads for every runtime")
     p.add_argument("--verbose", action="store_true", help=f"show the toolchains' own output (default: OUT/{LOG_NAME})")
     add_runner_args(p, bundle=False)
     return p

@@ -44,7 +44,8 @@ class SequenceResult:
 
     ``reused`` / ``gated``: object-frame decisions that reused / were made by the gate (frames
     where an object was initialised are not gated). ``seconds`` covers every frame, the first
-    included.
+    included; ``first_seconds`` is the first frame's share of it (the first-frame fit), so
+    ``ms_per_frame`` is the steady per-frame latency, as ``reusevos-bench`` counts it.
     """
 
     name: str
@@ -53,6 +54,7 @@ class SequenceResult:
     seconds: float
     reused: int = 0
     gated: int = 0
+    first_seconds: float = 0.0
 
     @property
     def j(self) -> float:
@@ -74,12 +76,23 @@ class SequenceResult:
     def fps(self) -> float:
         return self.num_frames / self.seconds if self.seconds > 0 else math.nan
 
+    @property
+    def ms_per_frame(self) -> float:
+        """Mean ms of a tracker step over the frames after the first (NaN for a one-frame sequence)."""
+        return steady_ms_per_frame([self])
+
+
+def steady_ms_per_frame(sequences: Sequence[SequenceResult]) -> float:
+    """Mean ms of a tracker step over every sequence's frames after its first, pooled (frames weigh the same)."""
+    frames = sum(seq.num_frames - 1 for seq in sequences)
+    return 1e3 * sum(seq.seconds - seq.first_seconds for seq in sequences) / frames if frames > 0 else math.nan
+
 
 @dataclass(frozen=True)
 class OverallResult:
     """Means over all sequences: J, F and jf object-weighted (as DAVIS), fps per sequence.
 
-    ``reuse_rate`` pools the gate decisions of every sequence.
+    ``reuse_rate`` pools the gate decisions of every sequence; ``ms_per_frame`` their frames after the first.
     """
 
     j: Statistics
@@ -88,6 +101,7 @@ class OverallResult:
     fps: float
     num_sequences: int
     num_objects: int
+    ms_per_frame: float = math.nan
 
     @property
     def jf(self) -> float:
@@ -118,6 +132,7 @@ def summarize(sequences: Sequence[SequenceResult]) -> OverallResult:
         fps=_mean(seq.fps for seq in sequences),
         num_sequences=len(sequences),
         num_objects=len(objects),
+        ms_per_frame=steady_ms_per_frame(sequences),
     )
 
 
@@ -145,7 +160,7 @@ def sequence_json(seq: SequenceResult) -> dict[str, Any]:
     """One sequence as a JSON-ready dict (scores 0-100)."""
     return {
         "J": _pct(seq.j), "F": _pct(seq.f), "jf": _pct(seq.jf),
-        "reuse_rate": _num(seq.reuse_rate), "fps": _num(seq.fps),
+        "reuse_rate": _num(seq.reuse_rate), "fps": _num(seq.fps), "ms_per_frame": _num(seq.ms_per_frame),
         "num_frames": seq.num_frames, "seconds": _num(seq.seconds),
         "objects": {str(obj.object_id): _object_json(obj) for obj in seq.objects},
     }
@@ -156,7 +171,7 @@ def overall_json(overall: OverallResult) -> dict[str, Any]:
     return {
         **_stats_json("J", overall.j), **_stats_json("F", overall.f), "jf": _pct(overall.jf),
         "reuse_rate": _num(overall.reuse_rate), "fps": _num(overall.fps),
-        "num_sequences": overall.num_sequences, "num_objects": overall.num_objects,
+        "ms_per_frame": _num(overall.ms_per_frame), "num_sequences": overall.num_sequences, "num_objects": overall.num_objects,
     }
 
 
@@ -175,18 +190,19 @@ def _cell(value: float | None, digits: int) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-def _row(name: str, j: float, f: float, reuse: float, fps: float) -> list[str]:
+def _row(name: str, j: float, f: float, reuse: float, fps: float, ms: float) -> list[str]:
     jf = (j + f) / 2.0
     return [name, _cell(100 * jf, 1), _cell(100 * j, 1), _cell(100 * f, 1),
-            _cell(reuse, 3), _cell(fps, 1)]
+            _cell(reuse, 3), _cell(fps, 1), _cell(ms, 1)]
 
 
 def format_table(sequences: Sequence[SequenceResult]) -> str:
-    """A Markdown-style table: one row per sequence and an ``overall`` row (scores 0-100)."""
+    """A Markdown-style table: one row per sequence and an ``overall`` row (scores 0-100; fps over every
+    frame, ms/frame over the frames after the first)."""
     overall = summarize(sequences)
-    rows = [["sequence", "J&F", "J", "F", "reuse", "fps"]]
-    rows += [_row(s.name, s.j, s.f, s.reuse_rate, s.fps) for s in sequences]
-    rows.append(_row("overall", overall.j.mean, overall.f.mean, overall.reuse_rate, overall.fps))
+    rows = [["sequence", "J&F", "J", "F", "reuse", "fps", "ms/frame"]]
+    rows += [_row(s.name, s.j, s.f, s.reuse_rate, s.fps, s.ms_per_frame) for s in sequences]
+    rows.append(_row("overall", overall.j.mean, overall.f.mean, overall.reuse_rate, overall.fps, overall.ms_per_frame))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [_format_row(row, widths) for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")

@@ -6,6 +6,13 @@ import cv2
 import numpy as np
 
 
+def set_host_threads(threads: int) -> None:
+    """Run the tracker's host ops (OpenCV: frame resize, mask resizes, dilation) on at most ``threads``
+    threads, process-wide. A run at N threads sets it beside the runtime's pool, so "1 thread" holds for
+    the whole frame (OpenCV otherwise takes one thread per core)."""
+    cv2.setNumThreads(int(threads))
+
+
 def frame_to_input(frame: np.ndarray, *, height: int, width: int) -> np.ndarray:
     """HxWx3 uint8 RGB -> 1x3xheightxwidth float32 in [0, 1]: bilinear resize of the uint8 frame, then x / 255.
 
