@@ -99,6 +99,21 @@ def test_parity_detects_and_localises_a_drifting_subgraph(tiny, clip):
     assert (worst.subgraph, worst.output) == ("refine_shallow", "mask_logits")
     with pytest.raises(parity.ParityError, match="refine_shallow"):
         parity.check_parity(_Perturbed(reference), reference, clip, CONFIG)
+    # the reference's own tracking of the clip is reported, and a weak one is named in the failure
+    truth = report.reference_truth_iou
+    assert truth is not None and 0.0 <= truth <= 1.0 and report.to_json()["reference_truth_iou"] == truth
+    assert ("against the clip's own masks" in report.summary()) == (truth < parity.UNCERTAIN_REFERENCE_IOU)
+
+
+def test_truth_iou_scores_a_run_against_the_clips_masks():
+    from types import SimpleNamespace
+
+    truth = np.zeros((2, 4, 4), np.uint8)
+    truth[:, :2, :2] = 1  # object 1: 4 pixels in both frames
+    labels = [truth[0].copy(), np.zeros((4, 4), np.uint8)]
+    labels[1][:2, :1] = 1  # frame 1: half of it
+    assert parity.truth_iou(SimpleNamespace(labels=labels), truth) == pytest.approx((1.0 + 0.5) / 2)
+    assert parity.truth_iou(SimpleNamespace(labels=labels), None) is None
 
 
 def test_parity_of_eager_with_itself_is_exact(tiny, clip):

@@ -33,7 +33,9 @@ class Clip:
     frames: HxWx3 uint8 RGB frames, in order (any iterable; a video is read as it is tracked);
     frame_count: how many there are; height/width: their size; starts: frame index -> {object id:
     HxW bool mask}, the masks each object starts from (frame 0 and later ones); source: where the
-    frames came from (a path, ``davis:<root>/<sequence>`` or ``synthetic``).
+    frames came from (a path, ``davis:<root>/<sequence>`` or ``synthetic``); truth: NxHxW uint8 object
+    ids of every frame where they are known (generated and DAVIS clips), to report how well a run
+    tracks them, else None.
     """
 
     name: str
@@ -45,6 +47,7 @@ class Clip:
     fps: float = DEMO_FPS
     source: str = ""
     notes: tuple[str, ...] = field(default=())
+    truth: np.ndarray | None = None
 
     @property
     def object_ids(self) -> list[int]:
@@ -90,7 +93,7 @@ def synthetic_clip(*, height: int, width: int, num_frames: int, num_objects: int
     frames, masks = make_clip(num_frames=num_frames, height=height, width=width, num_objects=num_objects,
                               speed_px=speed_px, seed=seed)
     return Clip(name=name, frames=list(frames), frame_count=num_frames, height=height, width=width,
-                starts={0: objects_of(masks[0])}, source="synthetic")
+                starts={0: objects_of(masks[0])}, source="synthetic", truth=masks)
 
 
 def sequence_clip(seq: Sequence, *, gt: np.ndarray | None = None, size: tuple[int, int] | None = None,
@@ -110,7 +113,7 @@ def sequence_clip(seq: Sequence, *, gt: np.ndarray | None = None, size: tuple[in
         starts.setdefault(first.frame_index, {})[obj_id] = first.mask
     frames = (_resized(f, size) for f in itertools.islice(seq.iter_frames(), count))
     return Clip(name=seq.name, frames=frames, frame_count=count, height=gt.shape[1], width=gt.shape[2],
-                starts=starts, source=source or seq.name)
+                starts=starts, source=source or seq.name, truth=gt)
 
 
 def _resized(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
