@@ -140,10 +140,13 @@ def test_written_files_follow_the_umask(davis2016_tree, tmp_path):
 
 
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
+    """The CLI as a user's terminal starts it: SIGINT at its default even where this test process
+    inherited it ignored (a shell's background job: Python then keeps ignoring it, so Ctrl-C is not seen)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-c", "import sys; from reusevos_edge.cli.{0} import main; "
                              "sys.exit(main(sys.argv[1:]))".format(args[0]), *args[1:]],
-                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 120.0) -> None:
