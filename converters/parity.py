@@ -52,17 +52,19 @@ class ParityError(RuntimeError):
 
 def mean_iou(got: TrackedClip, ref: TrackedClip) -> float:
     """Mean over frames and object ids of the IoU between the two runs' label maps."""
-    ious = [jaccard(g == obj, r == obj) for g, r in zip(got.labels, ref.labels)
-            for obj in (set(np.unique(r).tolist()) | set(np.unique(g).tolist())) - {0}]
-    return float(np.mean(ious)) if ious else 1.0
+    iou = _labels_iou(got.labels, ref.labels)
+    return 1.0 if iou is None else iou
 
 
 def truth_iou(run: TrackedClip, truth: np.ndarray | None) -> float | None:
-    """Mean over frames and the truth's object ids of the IoU between ``run``'s labels and ``truth``
-    (NxHxW ids), None without truth."""
-    if truth is None or not run.labels:
-        return None
-    ious = [jaccard(g == obj, t == obj) for g, t in zip(run.labels, truth) for obj in set(np.unique(t).tolist()) - {0}]
+    """:func:`mean_iou` of ``run``'s label maps against ``truth`` (NxHxW ids), None without truth."""
+    return None if truth is None else _labels_iou(run.labels, truth)
+
+
+def _labels_iou(got, ref) -> float | None:
+    """Mean over paired label maps and the object ids either shows of their IoU; None with no object."""
+    ious = [jaccard(g == obj, r == obj) for g, r in zip(got, ref)
+            for obj in (set(np.unique(r).tolist()) | set(np.unique(g).tolist())) - {0}]
     return float(np.mean(ious)) if ious else None
 
 
