@@ -19,7 +19,8 @@ that ``convert_pt2e`` folds are unfolded first (exactly: same scale, same intege
 tensor at a quantize/dequantize boundary becomes int8; its scale and zero point are listed in the
 manifest (``export.io_quantization``), and the runtime quantizes and dequantizes there. The
 converter leaves each int8 stride-2 'SAME' pad as a transposed copy before its conv;
-:func:`.tflite_rewrite.fold_same_pads` folds it back into the conv (exact; count in the manifest).
+:func:`.tflite_rewrite.rewrite` folds it back into the conv (exact; count in the manifest) and stores
+equal vectors once (the per-channel zero points: 0.35 MB of the lite0 int8 model).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import torch
 from reusevos_edge.errors import InputError, require
 
 from .export_result import ExportResult
-from .tflite_rewrite import builtin_names, fold_same_pads, op_name
+from .tflite_rewrite import builtin_names, op_name, rewrite
 
 log = logging.getLogger(__name__)
 TFLITE_NAME = "model.tflite"
@@ -53,10 +54,12 @@ def export_tflite(subgraphs, out_dir: Path, *, precision: str = "fp32") -> Expor
         log.warning("tflite: default layout pass failed (%s); retrying with GREEDY", str(exc).splitlines()[0])
         edge, partitioner = _convert(subgraphs, "GREEDY", quant_config), "GREEDY"
     edge.export(str(out_dir / TFLITE_NAME))
-    folded = fold_same_pads(out_dir / TFLITE_NAME)
+    rewritten = rewrite(out_dir / TFLITE_NAME)
     model = _read_model(out_dir / TFLITE_NAME)
     result = ExportResult(artifact=TFLITE_NAME, files=[TFLITE_NAME],
-                          extra={"layout_partitioner": partitioner, "folded_same_pads": folded})
+                          extra={"layout_partitioner": partitioner, "folded_same_pads": rewritten.folded_same_pads,
+                                 "shared_vectors": rewritten.shared_vectors,
+                                 "shared_vector_bytes": rewritten.bytes_before - rewritten.bytes_after})
     for sg in subgraphs:
         result.io_names[sg.name] = signature_names(sg)
     result.op_inventory = _op_inventory(model)

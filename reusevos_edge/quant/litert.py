@@ -15,7 +15,7 @@ with the ``tflite`` extra, without ExecuTorch. Two rewrites follow its annotatio
   full range (the converter then fuses the clamp into the int8 conv);
 - :func:`.xnnpack.share_pad_quantization`: a conv after a zero pad reads it on the pad input's scale
   (no requantization between them), so the exporter can fold the pad into the conv
-  (:func:`reusevos_edge.converters.tflite_rewrite.fold_same_pads`).
+  (:func:`reusevos_edge.converters.tflite_rewrite.rewrite`).
 """
 
 from __future__ import annotations
