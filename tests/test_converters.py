@@ -140,6 +140,24 @@ def test_bundle_tracks_like_pytorch(target, tiny, clip, bundles):
 
 
 @pytest.mark.backend
+@pytest.mark.parametrize("target", ["onnx", "executorch", "tflite"])
+def test_outputs_outlive_the_next_call_of_their_program(target, tiny, bundles):
+    """The tracker keeps outputs across calls (templates, refined features, scores): a later call of the
+    same program must not write into arrays a runtime returned before (ExecuTorch's and LiteRT's
+    outputs live in the program's planned memory; the backends hand out copies)."""
+    _, subgraphs, _ = tiny
+    runner = load_bundle_runner(bundles(target).path, num_threads=1)
+    sg = subgraphs[0]
+    first_feeds = {s.name: a.numpy() for s, a in zip(sg.inputs, sg.example_inputs())}
+    first = runner.run(sg.name, first_feeds)
+    kept = {k: np.array(v, copy=True) for k, v in first.items()}
+    second = runner.run(sg.name, {k: np.ascontiguousarray(v[..., ::-1]) * 0.5 for k, v in first_feeds.items()})
+    assert any(not np.array_equal(second[k], kept[k]) for k in kept)  # the call wrote something new
+    for k, v in first.items():
+        assert np.array_equal(v, kept[k]), f"{target}: {sg.name}.{k} changed after the next call"
+
+
+@pytest.mark.backend
 def test_executorch_manifest_lists_undelegated_ops_per_method(bundles, tiny):
     manifest = bundles("executorch").manifest
     undelegated = manifest["export"]["undelegated_ops"]
