@@ -97,3 +97,31 @@ def _quantize(x, params):
     import numpy as np
 
     return np.clip(np.round(x / params["scale"]) + params["zero_point"], -128, 127).astype(np.int8)
+
+
+def test_integer_memo_passes_an_outputs_integers_on_exactly():
+    """An int8 output fed back as an int8 input: its integers, or their table-mapped requantization,
+    equal what rounding the floats gives, for every int8 value and through the runner's reshape."""
+    import numpy as np
+
+    from reusevos_edge.runtime.tflite_backend import IntegerMemo, TensorQuantization
+
+    out_q = TensorQuantization(0.3241206705570221, 9, np.int8)
+    in_q = TensorQuantization(0.27395784854888916, -8, np.int8)
+    memo = IntegerMemo()
+    q = np.arange(256, dtype=np.uint8).view(np.int8).reshape(1, 4, 8, 8)
+    x = memo.dequantize(q, out_q)
+    assert not x.flags.writeable  # nobody can change the floats under the integers
+    view = x.reshape(4, 64)  # what BundleRunner hands out is a view of the backend's array
+    assert np.array_equal(memo.quantize(view, out_q), q.reshape(4, 64))
+    mapped = memo.quantize(view, in_q)
+    assert mapped.shape == (4, 64) and np.array_equal(mapped, in_q.quantize(out_q.dequantize(q)).reshape(4, 64))
+    assert not np.array_equal(mapped, q.reshape(4, 64))  # the scales differ: the table did map them
+    fresh = x.copy()  # a writeable array (or any other one) is quantized from its floats
+    assert np.array_equal(memo.quantize(fresh, in_q), in_q.quantize(fresh))
+    address = x.ctypes.data
+    del x, view
+    import gc
+
+    gc.collect()
+    assert address not in memo._memo  # the entry went with its array
