@@ -16,6 +16,8 @@ ONNX Runtime fuses into QLinearConv (and QLinearAdd, QLinearConcat, ...) when it
 float subgraphs (``quant.precision``) export as in fp32. resolve_castlike matters here too: the
 bounds of every ReLU6 ``Clip`` are ``CastLike(constant, <conv output>)``; once constant, ONNX Runtime
 drops the Clip that the following QuantizeLinear makes redundant, and only then fuses the conv.
+:func:`fold_quantized_pads` moves each stride-2 'SAME' pad into its QLinearConv (lite0 int8
+``backbone_low`` 24.6 -> 13.1 ms, ``backbone_high`` 9.2 -> 7.7 ms at 384x672, 1 thread, same outputs).
 
 Inputs and outputs carry the contract names (NCHW float32, fixed shapes). Weights stay inside
 each file while it is below ``EMBED_LIMIT_BYTES``; larger graphs keep them in
@@ -53,6 +55,7 @@ def export_onnx(subgraphs, out_dir: Path, *, precision: str = "fp32") -> ExportR
         model = _export_one(sg)
         if precision == "int8":
             activations_to_uint8(model)
+            result.extra.setdefault("folded_quantized_pads", {})[sg.name] = fold_quantized_pads(model)
         _save(onnx, model, path)
         _check_names(onnx.load(str(path), load_external_data=False), sg)
         result.files.append(path.name)
@@ -123,6 +126,64 @@ def activations_to_uint8(model) -> int:
         if info.name in quantized:
             info.type.tensor_type.elem_type = onnx.TensorProto.UINT8
     return len(quantized)
+
+
+def fold_quantized_pads(model) -> int:
+    """Fold, in place, every zero ``Pad`` between a conv and the quantized tensor it reads into the conv's
+    own (asymmetric) ``pads``; returns how many were folded.
+
+    A stride-2 'SAME' conv of EfficientNet-Lite pads explicitly (``StaticSamePadConv2d``). In QDQ form
+    that is ``DequantizeLinear(a) -> Pad -> QuantizeLinear(b) -> DequantizeLinear(b) -> Conv``: ONNX
+    Runtime fuses the conv into QLinearConv but leaves the pad as a float pad between layout transposes
+    (three full copies of the widest activations of ``backbone_low``). When b's scale and zero point
+    equal a's, the Q/DQ pair after the pad is the identity and padding with real zero is what the
+    conv's ``pads`` do (QLinearConv pads with the input's zero point): the same numbers.
+    """
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    inits = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    outputs = {o.name for o in graph.output}
+
+    def only(name: str, op_type: str):
+        users = consumers.get(name, [])
+        return users[0] if len(users) == 1 and users[0].op_type == op_type and name not in outputs else None
+
+    def same_quantization(a, b) -> bool:
+        return all(x in inits and y in inits and np.array_equal(inits[x], inits[y])
+                   for x, y in zip(a.input[1:3], b.input[1:3])) and len(a.input) == len(b.input) == 3
+
+    dropped = []
+    for pad in [n for n in graph.node if n.op_type == "Pad"]:
+        source = producer.get(pad.input[0])
+        quant = only(pad.output[0], "QuantizeLinear")
+        dequant = only(quant.output[0], "DequantizeLinear") if quant is not None else None
+        conv = only(dequant.output[0], "Conv") if dequant is not None else None
+        amounts = inits.get(pad.input[1]) if len(pad.input) > 1 else None
+        if (conv is None or source is None or source.op_type != "DequantizeLinear" or amounts is None
+                or len(amounts) != 8 or amounts[[0, 1, 4, 5]].any() or (amounts < 0).any()
+                or (len(pad.input) > 2 and pad.input[2] and (pad.input[2] not in inits or inits[pad.input[2]].any()))
+                or any(a.name == "mode" and a.s not in (b"", b"constant") for a in pad.attribute)
+                or not same_quantization(source, quant) or not same_quantization(quant, dequant)
+                or conv.input[0] != dequant.output[0]):
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", b"VALID") or any(attrs.get("pads", [0] * 4)):
+            continue
+        conv.input[0] = pad.input[0]
+        kept = [a for a in conv.attribute if a.name not in ("pads", "auto_pad")]
+        del conv.attribute[:]
+        conv.attribute.extend(kept + [helper.make_attribute("pads", [int(v) for v in amounts[[2, 3, 6, 7]]])])
+        dropped += [pad, quant, dequant]
+    for node in dropped:
+        graph.node.remove(node)
+    return len(dropped) // 3
 
 
 def resolve_castlike(model) -> int:

@@ -70,3 +70,31 @@ def test_onnx_runtime_fuses_every_int8_conv_into_qlinearconv(bundle, tmp_path):
         ops = Counter(n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node)
         convs = sum(n.op_type == "Conv" for n in model.graph.node)
         assert convs and ops["QLinearConv"] == convs and ops["Conv"] == 0, (name, dict(ops))
+
+
+@pytest.mark.backend
+def test_int8_stride2_same_pads_fold_into_their_qlinearconv(tmp_path):
+    """The QDQ export of a stride-2 'SAME' block moves its explicit pad into the conv's pads (no Pad left,
+    none for ONNX Runtime to run between layout transposes) and still computes the fake-quant block."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxslim")
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from conftest import stride2_block
+    from reusevos_edge.converters.onnx_export import export_onnx
+    from reusevos_edge.quant.onnx_qdq import onnx_quantizer
+    from reusevos_edge.quant.ptq import quantize_subgraph
+
+    sg, feeds = stride2_block(32, 48)
+    q = quantize_subgraph(sg, feeds, onnx_quantizer())
+    result = export_onnx([q], tmp_path, precision="int8")
+    assert result.extra["folded_quantized_pads"] == {"block": 1}
+    assert "Pad" not in result.op_inventory["block"]
+    session = ort.InferenceSession(str(tmp_path / "block.onnx"), providers=["CPUExecutionProvider"])
+    x = feeds[0]["x"]
+    (got,) = session.run(None, {"x": x})
+    ref = q.module(torch.from_numpy(x))[0].numpy()
+    step = np.min(np.diff(np.unique(ref)))
+    assert np.abs(got - ref).max() <= 2 * step + 1e-6  # a rounding step or two

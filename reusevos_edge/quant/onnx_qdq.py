@@ -8,7 +8,10 @@ are quantized to int32 at input_scale x weight_scale (zero point 0): ONNX Runtim
 quantize a float bias itself when it loads the model, and the PyTorch program, the parity reference,
 would no longer compute what ONNX Runtime computes (6e-3 relative drift on that net; 0 with int32).
 Conv + ReLU6 keeps XNNPACK's fused annotation (:func:`fuse_conv_relu6_annotations`): the clamp's
-output is quantized from 0, so ONNX Runtime drops the Clip as redundant and still fuses the conv.
+output is quantized from 0, so ONNX Runtime drops the Clip as redundant and still fuses the conv. A
+conv after a zero pad reads it on the pad input's scale (:func:`share_pad_quantization`), so the
+exporter can fold the pad into the conv's own pads
+(:func:`reusevos_edge.converters.onnx_export.fold_quantized_pads`).
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ import dataclasses
 import torch
 
 from ..errors import require
-from .xnnpack import _CONV, fuse_conv_relu6_annotations
+from .xnnpack import _CONV, fuse_conv_relu6_annotations, share_pad_quantization
 
 _PURPOSE = "int8 quantization for ONNX Runtime"
 
 
 def onnx_quantizer():
     """A PT2E quantizer for ONNX Runtime's QDQ kernels: XNNPACK's annotation rules with uint8 activations,
-    per-channel int8 weights, int32 conv biases and conv + ReLU6 quantized once."""
+    per-channel int8 weights, int32 conv biases, conv + ReLU6 quantized once and a padded conv's input on
+    its pad's input scale."""
     module = require("executorch.backends.xnnpack.quantizer.xnnpack_quantizer", extra="executorch", purpose=_PURPOSE)
     utils = require("executorch.backends.xnnpack.quantizer.xnnpack_quantizer_utils", extra="executorch",
                     purpose=_PURPOSE)
@@ -37,6 +41,7 @@ def onnx_quantizer():
         def annotate(self, model):
             model = super().annotate(model)
             fuse_conv_relu6_annotations(model, utils.get_output_act_qspec(config))
+            share_pad_quantization(model)
             quantize_conv_biases(model)
             return model
 
