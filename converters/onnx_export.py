@@ -170,6 +170,7 @@ def fold_quantized_pads(model) -> int:
                 or len(amounts) != 8 or amounts[[0, 1, 4, 5]].any() or (amounts < 0).any()
                 or (len(pad.input) > 2 and pad.input[2] and (pad.input[2] not in inits or inits[pad.input[2]].any()))
                 or any(a.name == "mode" and a.s not in (b"", b"constant") for a in pad.attribute)
+                or (len(pad.input) > 3 and pad.input[3])  # an axes input: amounts for some axes only
                 or not same_quantization(source, quant) or not same_quantization(quant, dequant)
                 or conv.input[0] != dequant.output[0]):
             continue
