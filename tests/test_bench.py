@@ -103,6 +103,29 @@ def test_host_run_writes_schema_json_table_and_plots(onnx_bundle, tmp_path, caps
     assert all(0 <= r.host_share < 1 for r in run.results)
 
 
+@pytest.mark.backend
+def test_op_profile_reads_xnnpack_operator_times_of_each_per_frame_program(tiny_bundles):
+    pytest.importorskip("executorch.devtools")
+    from reusevos_edge.bench.op_profile import PER_FRAME, markdown, profile_executorch
+
+    bundle = tiny_bundles("executorch")
+    profiles = profile_executorch(bundle.path, manifest=bundle.manifest, runs=2)
+    assert [p.name for p in profiles] == [n for n in PER_FRAME if n in {s["name"] for s in bundle.manifest["subgraphs"]}]
+    for p in profiles:
+        assert p.ms > 0 and p.ops, p.name
+        assert sum(o.ms for o in p.ops) <= 1.5 * p.ms + 0.05, p.name  # parts of the run, not more
+    low = next(p for p in profiles if p.name == "backbone_low")
+    assert any(o.kind.startswith("Convolution (NHWC, F32)") for o in low.ops)  # XNNPACK's own operator names
+    assert "| backbone_low |" in markdown("tiny", profiles, threads=1, runs=2)
+
+
+def test_op_profile_needs_an_executorch_bundle(onnx_bundle, tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert bench_cli.main(["--bundle", str(onnx_bundle), "--op-profile", "--no-plots", "--out", str(out)]) == 2
+    assert "--op-profile: no ExecuTorch bundle" in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["--device", "watch"], "--device watch: expected host, android"),
     (["--bundle", "nowhere"], "nowhere"),

@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run each ExecuTorch bundle through the native tracker core: the reusevos-native-bench "
                    "binary or the native build folder (host only; see native/README.md)")
     p.add_argument("--no-plots", action="store_true", help="skip latency.png and summary.png")
+    p.add_argument("--op-profile", action="store_true",
+                   help="also time every operator inside each ExecuTorch bundle's per-frame programs (XNNPACK's "
+                   "own events from an ETDump; host only): op_profile.json and op_profile.md")
     p.add_argument("--apk", type=Path, default=None, help="android: install this demo-app APK first")
     p.add_argument("--app", type=Path, default=None, help="ios: install this demo .app first")
     p.add_argument("--out", type=Path, default=None, help="output folder (default reusevos-bench-<UTC time>)")
@@ -225,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
     device = open_device(args.device, apk=args.apk, app=args.app)
     manifests = _bundles(args.bundle)
     plans, precisions = _plans(args, manifests, device)
+    profiled = _op_profiled(args, manifests, device)
     if not args.no_plots:
         from ..metrics.plot import pyplot
 
@@ -247,11 +251,43 @@ def run(args: argparse.Namespace) -> int:
             from ..bench.plots import plot_run
 
             plot_run(result, temp)
+        if profiled:
+            table += "\n" + _op_profiles(args, profiled, temp)
     print(table)
     for warning in warnings:
         print(warning, file=sys.stderr)
-    print(f"wrote {out}/bench.json, bench.md" + ("" if args.no_plots else ", latency.png, summary.png"))
+    print(f"wrote {out}/bench.json, bench.md" + ("" if args.no_plots else ", latency.png, summary.png")
+          + (", op_profile.json, op_profile.md" if profiled else ""))
     return 0
+
+
+def _op_profiled(args: argparse.Namespace, manifests: list[dict], device) -> list[tuple[Path, dict]]:
+    """The (bundle, manifest) pairs ``--op-profile`` covers: the ExecuTorch ones, on this host."""
+    if not args.op_profile:
+        return []
+    if device.kind != "host":
+        raise InputError(f"--op-profile runs on this host only, not on --device {args.device}")
+    chosen = [(path, m) for path, m in zip(args.bundle, manifests) if m["target"] == "executorch"]
+    if not chosen:
+        raise InputError("--op-profile: no ExecuTorch bundle among the --bundle folders (it reads ExecuTorch's "
+                         "per-operator events)")
+    return chosen
+
+
+def _op_profiles(args: argparse.Namespace, profiled: list[tuple[Path, dict]], folder: Path) -> str:
+    """Profile each ExecuTorch bundle's per-frame programs; write op_profile.json/.md; return the tables."""
+    from ..bench.op_profile import markdown, profile_executorch
+
+    runs, tables, payload = 8, [], []
+    for path, manifest in profiled:
+        profiles = profile_executorch(path, manifest=manifest, runs=runs, threads=args.threads)
+        tables.append(markdown(path.name, profiles, threads=args.threads, runs=runs))
+        payload.append({"bundle": str(path), "threads": args.threads, "runs": runs,
+                        "programs": [p.to_json() for p in profiles]})
+    text = "# Operators inside the ExecuTorch programs\n\n" + "\n".join(tables)
+    write_json(folder / "op_profile.json", payload)
+    write_text(folder / "op_profile.md", text)
+    return text
 
 
 def main(argv: SequenceOf[str] | None = None) -> int:

@@ -23,11 +23,7 @@ class ExecuTorchBackend:
         from executorch.runtime import Runtime
 
         if num_threads:
-            from executorch.extension.pybindings import portable_lib
-
-            if portable_lib._threadpool_get_thread_count() != num_threads:
-                portable_lib._unsafe_reset_threadpool(num_threads)
-
+            set_executorch_threads(num_threads)
         self._from_numpy = torch.from_numpy
         program = Runtime.get().load_program(str(bundle_dir / manifest["artifact"]))
         # every method loads now: no load cost inside a timed frame
@@ -39,3 +35,11 @@ class ExecuTorchBackend:
         them (``tests/test_converters.py``) and a second copy here cost 0.4 ms per lite0 frame."""
         outs = self.methods[name].execute([self._from_numpy(a) for a in arrays])
         return [o.detach().numpy() for o in outs]
+
+
+def set_executorch_threads(threads: int) -> None:
+    """Size ExecuTorch's process-wide thread pool (XNNPACK's threads) to ``threads``."""
+    from executorch.extension.pybindings import portable_lib
+
+    if portable_lib._threadpool_get_thread_count() != threads:
+        portable_lib._unsafe_reset_threadpool(threads)
