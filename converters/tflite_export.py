@@ -59,7 +59,7 @@ def export_tflite(subgraphs, out_dir: Path, *, precision: str = "fp32") -> Expor
     result = ExportResult(artifact=TFLITE_NAME, files=[TFLITE_NAME],
                           extra={"layout_partitioner": partitioner, "folded_same_pads": rewritten.folded_same_pads,
                                  "shared_vectors": rewritten.shared_vectors,
-                                 "shared_vector_bytes": rewritten.bytes_before - rewritten.bytes_after})
+                                 "rewrite_bytes_saved": rewritten.bytes_before - rewritten.bytes_after})
     for sg in subgraphs:
         result.io_names[sg.name] = signature_names(sg)
     result.op_inventory = _op_inventory(model)

@@ -1,6 +1,6 @@
 """Exact rewrites of a written ``.tflite`` flatbuffer where litert-torch's converter leaves slow patterns.
 
-:func:`fold_same_pads`: a stride-2 'SAME' convolution of EfficientNet-Lite is an explicit asymmetric
+:func:`rewrite` folds pads: a stride-2 'SAME' convolution of EfficientNet-Lite is an explicit asymmetric
 pad before the conv (``StaticSamePadConv2d``). In fp32 the converter folds the pad into the conv
 (padding SAME); in a static int8 graph it does not: the pad stays in NCHW between two layout
 transposes, ``TRANSPOSE -> PAD -> TRANSPOSE -> (DEPTHWISE_)CONV_2D(VALID)``, three full copies of the

@@ -82,7 +82,7 @@ def test_int8_stride2_same_pads_are_folded_into_their_convs(tmp_path):
     result = export_tflite([q], tmp_path, precision="int8")
     assert result.extra["folded_same_pads"] == 1
     # the conv weight's and its bias's per-channel zero points (equal arrays) are stored once
-    assert result.extra["shared_vectors"] >= 1 and result.extra["shared_vector_bytes"] > 0
+    assert result.extra["shared_vectors"] >= 1 and result.extra["rewrite_bytes_saved"] > 0
     assert "PAD" not in result.op_inventory["block"]
     runner = Interpreter(model_path=str(tmp_path / TFLITE_NAME)).get_signature_runner("block")
     quant = result.extra["io_quantization"]["block"]

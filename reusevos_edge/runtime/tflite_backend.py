@@ -7,10 +7,10 @@ outputs with the scale and zero point the interpreter reports (the manifest's
 ``export.io_quantization`` lists the same), so callers only ever see float32.
 
 An int8 output that the tracker feeds straight into another int8 input (``backbone_low``'s f4 and f8
-go to four programs per frame) is not quantized again: the backend remembers the integers behind each
-float array it returned (read-only, so nobody can change it under the integers) and passes them on when
-the input has the same scale and zero point, the same integers quantizing would give. It saved about
-1.5 ms of the 2.2 ms per lite0 frame that quantizing and dequantizing cost.
+go to four programs per frame) is not rounded again from its floats: the backend remembers the integers
+behind each float array it returned (read-only, so nobody can change it under the integers) and passes
+them on, mapped through a 256-entry table where the input's scale differs: the integers quantizing
+would give (:class:`IntegerMemo`). Quantizing and dequantizing went from 2.3 to 1.5 ms per lite0 frame.
 """
 
 from __future__ import annotations
