@@ -36,7 +36,9 @@ class Target:
     layouts: the program layouts its exporter can write (first = default), passed as ``layout=``;
     quantizer: ``"module:attribute"`` of the function returning its int8 PT2E quantizer (int8 targets);
     lowers_qat: whether it lowers a QAT checkpoint's int8 programs (ExecuTorch/XNNPACK's recipe);
-    native_core: whether the native tracker core (``native/``) has a backend for its bundles.
+    native_core: whether the native tracker core (``native/``) has a backend for its bundles;
+    op_profile: ``"module:attribute"`` of the function timing every operator inside its programs
+    (``reusevos-bench --op-profile``), where the runtime reports them.
     """
 
     name: str
@@ -53,6 +55,7 @@ class Target:
     quantizer: str | None = None
     lowers_qat: bool = True
     native_core: bool = False
+    op_profile: str | None = None
 
     def load_exporter(self):
         """The export function ``(subgraphs, out_dir, *, precision, **options) -> ExportResult``."""
@@ -65,6 +68,13 @@ class Target:
         if self.quantizer is None or Precision.INT8 not in self.precisions:
             raise InputError(f"--precision int8 is not available for --target {self.name}")
         return _attribute(self.quantizer)(**({"qat": True} if qat else {}))
+
+    def load_op_profiler(self):
+        """``(bundle_dir, *, manifest, runs, threads) -> list[ProgramProfile]`` (``reusevos_edge.bench.op_profile``)."""
+        if self.op_profile is None:
+            raise InputError(f"--op-profile: {self.name} bundles report no per-operator times")
+        require(self.runtime_module, extra=self.extra, purpose=f"profiling a {self.name} bundle")
+        return _attribute(self.op_profile)
 
     def load_backend(self):
         """The backend class ``(*, bundle_dir, manifest, subgraphs, num_threads)`` with ``execute``."""
@@ -87,7 +97,8 @@ TARGETS: dict[str, Target] = {
                "executorch.runtime", f"{_CONVERTERS}.executorch_export:export_executorch",
                f"{_RUNTIME}.executorch_backend:ExecuTorchBackend", True,
                "ExecuTorch .pte, one method per subgraph, XNNPACK-delegated",
-               quantizer=f"{_QUANT}.xnnpack:xnnpack_quantizer", native_core=True),
+               quantizer=f"{_QUANT}.xnnpack:xnnpack_quantizer", native_core=True,
+               op_profile="reusevos_edge.bench.op_profile:profile_executorch"),
         Target("tflite", ".tflite", (Precision.FP32, Precision.INT8), "tflite", "litert_torch",
                "ai_edge_litert.interpreter", f"{_CONVERTERS}.tflite_export:export_tflite",
                f"{_RUNTIME}.tflite_backend:TFLiteBackend", True,

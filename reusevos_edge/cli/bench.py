@@ -267,7 +267,7 @@ def _op_profiled(args: argparse.Namespace, manifests: list[dict], device) -> lis
         return []
     if device.kind != "host":
         raise InputError(f"--op-profile runs on this host only, not on --device {args.device}")
-    chosen = [(path, m) for path, m in zip(args.bundle, manifests) if m["target"] == "executorch"]
+    chosen = [(path, m) for path, m in zip(args.bundle, manifests) if get_target(m["target"]).op_profile]
     if not chosen:
         raise InputError("--op-profile: no ExecuTorch bundle among the --bundle folders (it reads ExecuTorch's "
                          "per-operator events)")
@@ -276,11 +276,12 @@ def _op_profiled(args: argparse.Namespace, manifests: list[dict], device) -> lis
 
 def _op_profiles(args: argparse.Namespace, profiled: list[tuple[Path, dict]], folder: Path) -> str:
     """Profile each ExecuTorch bundle's per-frame programs; write op_profile.json/.md; return the tables."""
-    from ..bench.op_profile import markdown, profile_executorch
+    from ..bench.op_profile import markdown
 
     runs, tables, payload = 8, [], []
     for path, manifest in profiled:
-        profiles = profile_executorch(path, manifest=manifest, runs=runs, threads=args.threads)
+        profile = get_target(manifest["target"]).load_op_profiler()
+        profiles = profile(path, manifest=manifest, runs=runs, threads=args.threads)
         tables.append(markdown(path.name, profiles, threads=args.threads, runs=runs))
         payload.append({"bundle": str(path), "threads": args.threads, "runs": runs,
                         "programs": [p.to_json() for p in profiles]})
