@@ -73,8 +73,7 @@ class Target:
         """``(bundle_dir, *, manifest, runs, threads) -> list[ProgramProfile]`` (``reusevos_edge.bench.op_profile``)."""
         if self.op_profile is None:
             raise InputError(f"--op-profile: {self.name} bundles report no per-operator times")
-        require(self.runtime_module, extra=self.extra, purpose=f"profiling a {self.name} bundle")
-        return _attribute(self.op_profile)
+        return _attribute(self.op_profile)  # the function requires its runtime's extra itself
 
     def load_backend(self):
         """The backend class ``(*, bundle_dir, manifest, subgraphs, num_threads)`` with ``execute``."""

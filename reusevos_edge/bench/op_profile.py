@@ -48,21 +48,19 @@ class ProgramProfile:
 def profile_executorch(bundle_dir: Path, *, manifest: dict, programs: tuple[str, ...] = PER_FRAME,
                        runs: int = 8, threads: int = 1) -> list[ProgramProfile]:
     """Profile ``programs`` of the ExecuTorch bundle at ``bundle_dir`` (its verified ``manifest``)."""
-    import torch
-
     runtime = require("executorch.runtime", extra="executorch", purpose="ExecuTorch operator profile")
     devtools = require("executorch.devtools", extra="executorch", purpose="ExecuTorch operator profile")
+    from ..runtime.bundle_format import subgraphs_from_manifest
     from ..runtime.executorch_backend import set_executorch_threads
 
     set_executorch_threads(threads)
-    shapes = {e["name"]: [i["shape"] for i in e["inputs"]] for e in manifest["subgraphs"]}
+    contract = subgraphs_from_manifest(manifest)
     profiles = []
     with tempfile.TemporaryDirectory(prefix="reusevos-op-profile-") as tmp:
-        for name in (p for p in programs if p in shapes):
+        for name in (p for p in programs if p in contract):
             program = runtime.Runtime.get().load_program(bundle_dir / manifest["artifact"], enable_etdump=True)
             method = program.load_method(name)
-            generator = torch.Generator().manual_seed(0)
-            inputs = [torch.rand(*shape, generator=generator) for shape in shapes[name]]
+            inputs = list(contract[name].example_inputs())
             for _ in range(runs):
                 method.execute(inputs)
             dump = Path(tmp) / f"{name}.etdp"

@@ -72,14 +72,14 @@ class IntegerMemo:
         self._memo: dict[int, tuple[weakref.ref, TensorQuantization, np.ndarray]] = {}
         self._tables: dict[tuple[TensorQuantization, TensorQuantization], np.ndarray] = {}
 
-    def dequantize(self, q: np.ndarray, quant: "TensorQuantization") -> np.ndarray:
+    def dequantize(self, q: np.ndarray, quant: TensorQuantization) -> np.ndarray:
         x = quant.dequantize(q)
         x.flags.writeable = False
         address = x.ctypes.data
         self._memo[address] = (weakref.ref(x, lambda _, a=address: self._memo.pop(a, None)), quant, q)
         return x
 
-    def quantize(self, x: np.ndarray, quant: "TensorQuantization") -> np.ndarray:
+    def quantize(self, x: np.ndarray, quant: TensorQuantization) -> np.ndarray:
         entry = self._memo.get(x.ctypes.data)
         base = entry[0]() if entry is not None else None
         if (base is None or base.size != x.size or x.flags.writeable or not x.flags.c_contiguous
@@ -91,7 +91,7 @@ class IntegerMemo:
             q = cv2.LUT(q.view(np.uint8).reshape(-1, 1), table).view(np.int8)
         return q.reshape(x.shape)
 
-    def _table(self, source: "TensorQuantization", target: "TensorQuantization") -> np.ndarray:
+    def _table(self, source: TensorQuantization, target: TensorQuantization) -> np.ndarray:
         """256 uint8 entries: at index v (an int8's bits), the bits of target.quantize(source.dequantize(v))."""
         key = (source, target)
         if key not in self._tables:
