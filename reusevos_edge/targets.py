@@ -35,7 +35,8 @@ class Target:
     runnable_here: whether its programs execute on this platform (Core ML: Apple only);
     layouts: the program layouts its exporter can write (first = default), passed as ``layout=``;
     quantizer: ``"module:attribute"`` of the function returning its int8 PT2E quantizer (int8 targets);
-    lowers_qat: whether it lowers a QAT checkpoint's int8 programs (ExecuTorch/XNNPACK's recipe);
+    lowers_qat: whether it lowers a QAT checkpoint's int8 programs (ExecuTorch/XNNPACK's recipe) as they
+    are; else its own recipe takes their parameters (``reusevos_edge.quant.transfer``);
     native_core: whether the native tracker core (``native/``) has a backend for its bundles;
     op_profile: ``"module:attribute"`` of the function timing every operator inside its programs
     (``reusevos-bench --op-profile``), where the runtime reports them.
@@ -103,7 +104,7 @@ TARGETS: dict[str, Target] = {
                f"{_RUNTIME}.tflite_backend:TFLiteBackend", True,
                "LiteRT .tflite, one signature per subgraph",
                # LiteRT's converter needs equal input/output scales around resize and concat, which
-               # XNNPACK's recipe does not give (measured on lite0): int8 via --calibrate only
+               # XNNPACK's recipe does not give (measured on lite0): its own recipe, QAT scales carried over
                quantizer=f"{_QUANT}.litert:litert_quantizer", lowers_qat=False),
         Target("coreml", ".mlpackage", (Precision.FP32, Precision.FP16, Precision.INT8), "coreml",
                "coremltools", "coremltools", f"{_CONVERTERS}.coreml_export:export_coreml",

@@ -218,6 +218,10 @@ def test_int8_export_defaults_to_the_bundled_qat_checkpoint():
     assert info["quantization"]["method"] == "qat" and info["tracker"] == read_checkpoint_info(
         default_checkpoint("lite0"))["tracker"]
     assert not is_quantized(default_checkpoint("lite0"))
+    from reusevos_edge.cli.export import _qat_lowerable
+    from reusevos_edge.targets import TARGETS
+
+    assert _qat_lowerable(list(TARGETS), path, single=False) == list(TARGETS)  # LiteRT too: its recorded ranges
 
 
 def test_head_observers_follow_ranges_until_frozen(qat):
@@ -230,8 +234,9 @@ def test_head_observers_follow_ranges_until_frozen(qat):
     assert all(int(v) == 0 for v in state("match_gate").values())
 
 
-def test_litert_refuses_qat_programs_up_front(tmp_path, capsys):
-    """LiteRT's converter cannot lower XNNPACK-recipe programs: one clear error before any work."""
+def test_litert_refuses_a_qat_checkpoint_without_recorded_parameters(tmp_path, capsys):
+    """LiteRT's recipe needs parameters the QAT recipe does not have: a checkpoint that does not record
+    them is one clear error before any work."""
     from reusevos_edge.cli.export import main
     from reusevos_edge.model.checkpoint import save_checkpoint
 
@@ -241,5 +246,81 @@ def test_litert_refuses_qat_programs_up_front(tmp_path, capsys):
     assert main(["--target", "tflite", "--precision", "int8", "--model", "tiny", "--checkpoint", str(path),
                  "--size", f"{H}x{W}", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "cannot lower the QAT checkpoint qat.safetensors" in err and "--calibrate DAVIS_ROOT" in err
+    assert "cannot export the QAT checkpoint qat.safetensors: it records no parameters" in err
+    assert "--calibrate DAVIS_ROOT" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def transferred(qat):
+    """LiteRT's recipe over the tiny QAT model with the QAT parameters carried over (``quant.transfer``);
+    what its recipe quantizes beyond them recorded from a calibration run."""
+    pytest.importorskip("litert_torch")
+    from reusevos_edge.quant.calibration import calibrated_programs
+    from reusevos_edge.quant.programs import QuantizedPrograms
+    from reusevos_edge.quant.transfer import record_missing, transfer
+
+    model, programs, _ = qat
+    clip = parity_clip(height=H, width=W, num_frames=6)
+    calibrated = calibrated_programs(model, [clip], height=H, width=W, config=TrackerConfig(), target="tflite",
+                                     qat=False)
+    recorded = record_missing(programs, calibrated)
+    own = QuantizedPrograms.prepare(programs.subgraphs, target="tflite")
+    report = transfer(programs, own, recorded=recorded)
+    return model, programs, own, report, recorded
+
+
+def _activation_scales(program) -> set[float]:
+    """The per-tensor scales of ``program``'s activation observers (weights left out)."""
+    from reusevos_edge.quant.programs import STATE_MARK, _qparams
+
+    out = set()
+    for node in program.graph.nodes:
+        if node.op == "call_module" and STATE_MARK in node.target and node.args[0].op != "get_attr":
+            scale, _ = _qparams(program.get_submodule(node.target))
+            if scale.numel() == 1:  # (a QAT conv's BatchNorm-scaled weight is a per-channel computed tensor)
+                out.add(round(float(scale), 6))
+    return out
+
+
+def test_litert_recipe_takes_the_qat_parameters(transferred):
+    """Every activation observer of LiteRT's recipe gets a QAT parameter (most of them the same tensor's);
+    the recorded ones are only tensors the QAT recipe leaves float; without them it is one clear error."""
+    from reusevos_edge.errors import InputError
+    from reusevos_edge.quant.programs import QuantizedPrograms
+    from reusevos_edge.quant.transfer import transfer
+
+    _, programs, own, report, recorded = transferred
+    assert not report.missing and report.weights > 0
+    assert report.same_tensor > 10 * max(report.recorded, 1)
+    assert recorded and all(key.split("/")[0] in own.prepared for key in recorded)
+    for name, program in own.prepared.items():
+        theirs = _activation_scales(programs.prepared[name])
+        recorded_here = {round(s, 6) for key, (s, _) in recorded.items() if key.startswith(f"{name}/")}
+        assert _activation_scales(program) <= theirs | {round(1 / 256, 6)} | recorded_here, name  # + sigmoid's fixed
+    fresh = QuantizedPrograms.prepare(programs.subgraphs, target="tflite")
+    with pytest.raises(InputError, match=r"do not cover \d+ tensors of the tflite int8 recipe .*--calibrate"):
+        transfer(programs, fresh, recorded={})
+
+
+def test_litert_bundle_of_a_qat_checkpoint_tracks_like_the_qat_programs(transferred, tmp_path, int8_parity):
+    """The .tflite of the transferred programs computes them (int8 parity floors), and tracks like the
+    ExecuTorch recipe's QAT programs it took its parameters from."""
+    pytest.importorskip("ai_edge_litert")
+    from reusevos_edge.converters import parity
+    from reusevos_edge.converters.bundle import export_bundle
+    from reusevos_edge.converters.targets import validate_options
+    from reusevos_edge.runtime.torch_runner import TorchRunner
+
+    model, programs, own, report, _ = transferred
+    converted = own.convert()
+    opts = validate_options(target="tflite", model="tiny", height=H, width=W, precision="int8", out_dir=tmp_path)
+    bundle = export_bundle(opts, model=model, subgraphs=converted, tracker_config=TrackerConfig(),
+                           quantization={"method": "qat", "transfer": report.to_json()})
+    feeds = {sg.name: [{spec.name: x.numpy() for spec, x in zip(sg.inputs, sg.example_inputs())}] for sg in converted}
+    worst = int8_parity(bundle.path, model, converted, feeds, TrackerConfig(tau=0.0, keyframe_bound=2))
+    assert max(worst.values()) < 0.05, worst
+    xnnpack = TorchRunner(model=model, height=H, width=W, subgraphs=programs.convert())
+    litert = TorchRunner(model=model, height=H, width=W, subgraphs=converted)
+    report = parity.measure_parity(litert, xnnpack, parity_clip(height=H, width=W, num_frames=8), TrackerConfig())
+    assert report.mean_iou >= 0.95, report.summary()

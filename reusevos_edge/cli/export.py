@@ -119,12 +119,18 @@ def _validated(args: argparse.Namespace) -> list:
 
 
 def _qat_lowerable(names: list[str], checkpoint: Path, *, single: bool) -> list[str]:
-    """The targets that lower a QAT checkpoint's programs; one target that does not is an error, and
-    ``--target all`` leaves it out with a note (calibrate it with --calibrate instead)."""
-    refused = [n for n in names if not TARGETS[n].lowers_qat]
+    """The targets that can export a QAT checkpoint: those that lower its programs, and those whose own
+    recipe takes its parameters (the checkpoint records the few tensors its recipe leaves float:
+    ``quant.transfer``). One target that cannot is an error; ``--target all`` leaves it out with a note."""
+    from ..model.checkpoint import read_checkpoint_info
+
+    recorded = read_checkpoint_info(checkpoint).get("quantization", {}).get("recorded_qparams", {})
+    refused = [n for n in names if not TARGETS[n].lowers_qat and n not in recorded]
     for name in refused:
-        why = (f"--target {name} --precision int8 cannot lower the QAT checkpoint {checkpoint.name} (its programs "
-               f"use ExecuTorch/XNNPACK's int8 recipe); pass --calibrate DAVIS_ROOT to quantize with {name}'s own recipe")
+        why = (f"--target {name} --precision int8 cannot export the QAT checkpoint {checkpoint.name}: it records no "
+               f"parameters for the tensors {name}'s int8 recipe quantizes and its own leaves float (reusevos-train "
+               f"--qat records them when the {TARGETS[name].extra!r} extra is installed); pass --calibrate DAVIS_ROOT "
+               f"to quantize with {name}'s own recipe")
         if single:
             raise InputError(why)
         print(f"{name}: skipped: {why}", file=sys.stderr)
@@ -184,7 +190,7 @@ class _Session:
         self.config = tracker_config(args, tracker_defaults(self.model, checkpoint=options.checkpoint))
         self.reference = TorchRunner(model=self.model, height=options.height, width=options.width,
                                      threads=args.threads)
-        self.args, self.log, self._clip, self._feeds, self._qat = args, log, None, None, None
+        self.args, self.log, self._clip, self._feeds, self._qat, self._qat_source = args, log, None, None, None, None
         self.options = options
 
     def clip(self, options):
@@ -210,8 +216,7 @@ class _Session:
         if options.precision.value != "int8":
             return self.subgraphs, None
         if self.qat_state:
-            return self.qat_programs(), {"method": "qat", "recipe": self.qat_info.get("recipe"),
-                                         "checkpoint": options.checkpoint.name}
+            return self.qat_programs(options.target)
         from ..quant.ptq import quantize_subgraphs
 
         feeds = self.calibration_feeds()
@@ -221,20 +226,29 @@ class _Session:
                                   "calls": {name: len(f) for name, f in feeds.items()}}}
         return quantized, record
 
-    def qat_programs(self) -> list:
-        """The QAT checkpoint's int8 programs: its recipe's quantizer, its stored scales (converted once).
+    def qat_programs(self, target) -> tuple[list, dict]:
+        """The QAT checkpoint's int8 programs for ``target``, and their quantization record.
 
-        The same quantize/dequantize graph serves every target that lowers it (``Target.lowers_qat``):
-        ExecuTorch runs it as is, ONNX moves its activations to uint8 exactly, Core ML converts it.
+        The checkpoint's own recipe (its stored scales, converted once) serves every target that lowers
+        it (``Target.lowers_qat``): ExecuTorch runs it as is, ONNX moves its activations to uint8 exactly,
+        Core ML converts it. Any other target gets its own recipe with the same parameters
+        (``quant.transfer``).
         """
         from ..quant.programs import QuantizedPrograms
+        from ..quant.transfer import transfer
 
+        recipe = self.qat_info.get("recipe", "executorch")
+        record = {"method": "qat", "recipe": recipe, "checkpoint": self.options.checkpoint.name}
         if self._qat is None:
-            recipe = self.qat_info.get("recipe", "executorch")
-            programs = QuantizedPrograms.prepare(self.subgraphs, target=recipe, qat=True)
-            programs.load_state_dict(self.qat_state, source=f"checkpoint {self.options.checkpoint}")
-            self._qat = programs.convert()
-        return self._qat
+            self._qat_source = QuantizedPrograms.prepare(self.subgraphs, target=recipe, qat=True)
+            self._qat_source.load_state_dict(self.qat_state, source=f"checkpoint {self.options.checkpoint}")
+            self._qat = self._qat_source.convert()
+        if target.lowers_qat:
+            return self._qat, record
+        own = QuantizedPrograms.prepare(self.subgraphs, target=target.name)
+        recorded = self.qat_info.get("recorded_qparams", {}).get(target.name, {})
+        report = transfer(self._qat_source, own, recorded=recorded)
+        return own.convert(), {**record, "transferred_to": target.name, "transfer": report.to_json()}
 
     def export(self, options, *, single: bool) -> Row:
         from ..converters.bundle import export_bundle

@@ -91,6 +91,25 @@ def run(args: argparse.Namespace) -> None:
     for stats in trainer.train()[-1:]:
         if trainer.rank == 0:
             print(f"done: epoch {stats['epoch']} loss {stats['loss']:.4f} reuse {stats['reuse_rate']:.2f} -> {args.out}/last.safetensors")
+    if programs is not None and trainer.rank == 0:
+        _record_qparams(Path(args.out) / "last.safetensors", model, programs, seqs, height=height, width=width,
+                        tracker=tracker)
+
+
+def _record_qparams(checkpoint: Path, model, programs, seqs, *, height: int, width: int, tracker) -> None:
+    """Record in the QAT checkpoint's JSON the parameters other targets' int8 recipes need beyond the
+    trained ones (``quant.transfer``), calibrated on the training sequences' first frames."""
+    from ..fileio import write_json
+    from ..model.checkpoint import read_checkpoint_info
+    from ..quant.calibration import calibration_clips
+    from ..quant.transfer import record_for_checkpoint
+
+    clips = calibration_clips(seqs, height=height, width=width)
+    recorded = record_for_checkpoint(programs, model.eval(), clips, config=tracker, height=height, width=width)
+    info = read_checkpoint_info(checkpoint)
+    info.setdefault("quantization", {})["recorded_qparams"] = recorded
+    write_json(checkpoint.with_suffix(".json"), info)
+    print(f"recorded the parameters of {sorted(recorded)}'s int8 recipes -> {checkpoint.with_suffix('.json')}")
 
 
 def _qat_programs(model, seqs, *, height: int, width: int, tracker):
