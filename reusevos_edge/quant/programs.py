@@ -13,7 +13,7 @@
   preceding conv (PT2E's conv-bn QAT pattern), as ``convert_pt2e`` later folds them.
 
 ``convert`` turns every prepared program into the quantize/dequantize graph the target's int8 kernels
-compute: the PyTorch reference for parity and what the exporters lower. ``state_dict`` holds only the
+compute (biases on their int32 grid, :mod:`.integer_bias`): the PyTorch reference for parity and what the exporters lower. ``state_dict`` holds only the
 quantization state (observer ranges, scales, zero points), keyed ``quant.<subgraph>.<buffer>``; with
 the float model's weights it rebuilds the same programs (:meth:`load_state_dict`), which is how a QAT
 checkpoint is exported without calibration data.
@@ -34,6 +34,7 @@ from ..errors import InputError, require
 from ..model.checkpoint import QUANT_PREFIX as KEY_PREFIX
 from ..model.subgraph import Subgraph
 from ..targets import get_target
+from . import integer_bias
 from .precision import INT8_SUBGRAPHS, subgraph_precision
 
 BACKBONE = ("backbone_low", "backbone_high")
@@ -109,7 +110,7 @@ class QuantizedPrograms:
         runs the converted programs.
         """
         self.freeze_observers(names=BACKBONE)
-        low, high = (_pt2e().convert_pt2e(copy.deepcopy(self.prepared[n])) for n in BACKBONE)
+        low, high = (integer_bias.convert(copy.deepcopy(self.prepared[n])) for n in BACKBONE)
         if lowered_in is not None:
             low, high = _lowered(self, low, high, Path(lowered_in))
 
@@ -165,7 +166,7 @@ class QuantizedPrograms:
         out = []
         for sg in self.subgraphs:
             if sg.name in self.prepared:
-                module = _pt2e().convert_pt2e(copy.deepcopy(self.prepared[sg.name]))
+                module = integer_bias.convert(copy.deepcopy(self.prepared[sg.name]))
                 sg = dataclasses.replace(sg, module=module)
             out.append(sg)
         return out

@@ -15,18 +15,17 @@ from typing import Mapping, Sequence
 import torch
 
 from ..model.subgraph import Subgraph
+from . import integer_bias
 from .programs import QuantizedPrograms, prepare_program
 
 
 def quantize_subgraph(sg: Subgraph, feeds: Sequence[Mapping], quantizer) -> Subgraph:
     """``sg`` with its module replaced by the PT2E-quantized one, calibrated on ``feeds`` (dicts of arrays)."""
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
-
     prepared = prepare_program(sg, quantizer, qat=False)
     with torch.no_grad():
         for feed in feeds:
             prepared(*(torch.from_numpy(feed[spec.name]) for spec in sg.inputs))
-    return dataclasses.replace(sg, module=convert_pt2e(prepared))
+    return dataclasses.replace(sg, module=integer_bias.convert(prepared))
 
 
 def quantize_subgraphs(subgraphs: Sequence[Subgraph], feeds: Mapping[str, Sequence[Mapping]], *,
