@@ -7,7 +7,8 @@ a bias step off, which moves an output across a rounding boundary now and then (
 conv: 23 % of ``backbone_low``'s f4 values differed from XNNPACK's by a step or more, 0.4 % once the
 bias is rounded; f8 51 % -> 8 %). :func:`convert` rounds every such bias to its int32 grid, so the
 reference computes what the kernels compute. The exported programs do not change: a rounded bias
-quantizes to the same int32 the float one did.
+quantizes to the same int32 the float one did (computed in float32 the way ExecuTorch's lowering
+does; ``round(b / step)`` in float64 moved a few halfway biases of lite0's ``backbone_high`` by one).
 """
 
 from __future__ import annotations
@@ -38,15 +39,17 @@ def round_biases(program: torch.fx.GraphModule) -> int:
         if getattr(x, "target", None) != qd.dequantize_per_tensor.default or getattr(b, "op", None) != "get_attr":
             continue
         if getattr(w, "target", None) == qd.dequantize_per_channel.default:
-            w_scale = _attr(program, w.args[1]).double()
+            w_scale = _attr(program, w.args[1]).float()
         elif getattr(w, "target", None) == qd.dequantize_per_tensor.default:
-            w_scale = torch.tensor(float(w.args[1]), dtype=torch.float64)
+            w_scale = torch.tensor([float(w.args[1])], dtype=torch.float32)
         else:
             continue
-        step = float(x.args[1]) * w_scale
+        # float32, as ExecuTorch's XNNPACK lowering quantizes it (round(b * (1 / step))): a bias halfway
+        # between two steps then lands on the integer the lowering picks, and the program stays the same
+        step = w_scale * float(x.args[1])
         bias = _attr(program, b)
         with torch.no_grad():
-            bias.copy_((torch.round(bias.double() / step) * step).to(bias.dtype))
+            bias.copy_(torch.round(bias.float() * (1.0 / step)) * step)
         count += 1
     return count
 
