@@ -256,15 +256,14 @@ def transferred(qat):
     """LiteRT's recipe over the tiny QAT model with the QAT parameters carried over (``quant.transfer``);
     what its recipe quantizes beyond them recorded from a calibration run."""
     pytest.importorskip("litert_torch")
-    from reusevos_edge.quant.calibration import calibrated_programs
     from reusevos_edge.quant.programs import QuantizedPrograms
-    from reusevos_edge.quant.transfer import record_missing, transfer
+    from reusevos_edge.quant.transfer import record_for_checkpoint, transfer
 
     model, programs, _ = qat
     clip = parity_clip(height=H, width=W, num_frames=6)
-    calibrated = calibrated_programs(model, [clip], height=H, width=W, config=TrackerConfig(), target="tflite",
-                                     qat=False)
-    recorded = record_missing(programs, calibrated)
+    recorded = record_for_checkpoint(programs, model, [clip], config=TrackerConfig(), height=H, width=W)
+    assert sorted(recorded) == ["tflite"]  # the one target that does not lower the QAT programs
+    recorded = recorded["tflite"]
     own = QuantizedPrograms.prepare(programs.subgraphs, target="tflite")
     report = transfer(programs, own, recorded=recorded)
     return model, programs, own, report, recorded

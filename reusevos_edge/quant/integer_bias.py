@@ -6,9 +6,12 @@ graph keeps the bias float, so the PyTorch reference added a value the kernels n
 a bias step off, which moves an output across a rounding boundary now and then (lite0's int8 stem
 conv: 23 % of ``backbone_low``'s f4 values differed from XNNPACK's by a step or more, 0.4 % once the
 bias is rounded; f8 51 % -> 8 %). :func:`convert` rounds every such bias to its int32 grid, so the
-reference computes what the kernels compute. The exported programs do not change: a rounded bias
-quantizes to the same int32 the float one did (computed in float32 the way ExecuTorch's lowering
-does; ``round(b / step)`` in float64 moved a few halfway biases of lite0's ``backbone_high`` by one).
+reference computes what the kernels compute, and every runtime then reads the same integers: a bias
+on the grid quantizes to its own multiple whichever way a converter computes it. The rounding is done
+in float32 as ExecuTorch's XNNPACK lowering does it (``round(b * (1 / step))``), so ExecuTorch
+programs are byte-identical to those of unrounded biases (float64 moved a few halfway biases of lite0's
+``backbone_high`` by one). LiteRT's converter rounds in float64: its lite0 programs now hold a few
+halfway biases one int32 unit (about 1/1000 of an output step) away from the ones it would have chosen.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ unchanged (checked).
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -74,7 +75,7 @@ def record_missing(source: QuantizedPrograms, calibrated: QuantizedPrograms) -> 
     recipe's programs calibrated on real feeds): ``"<subgraph>/<node>"`` -> [scale, zero point], to
     record with the checkpoint."""
     probe = QuantizedPrograms(target=calibrated.target, subgraphs=calibrated.subgraphs,
-                              prepared={n: _copy(p) for n, p in calibrated.prepared.items()}, qat=False)
+                              prepared={n: copy.deepcopy(p) for n, p in calibrated.prepared.items()}, qat=False)
     missing = transfer(source, probe, recorded={}, strict=False).missing
     out = {}
     for key in missing:
@@ -102,17 +103,10 @@ def record_for_checkpoint(source: QuantizedPrograms, model, clips, *, config, he
         try:
             calibrated = calibrated_programs(model, clips, height=height, width=width, config=config,
                                              target=target.name, qat=False)
-        except MissingExtraError as exc:
-            print(f"not recorded for {target.name}: {exc}")
+        except MissingExtraError:  # the CLI says which targets were recorded
             continue
         out[target.name] = record_missing(source, calibrated)
     return out
-
-
-def _copy(program):
-    import copy
-
-    return copy.deepcopy(program)
 
 
 def _observer_of(program, source_name: str):
