@@ -63,7 +63,10 @@ def test_executorch_int8_bundle_matches_its_fake_quant_programs(quantized, tmp_p
     assert manifest["subgraph_precision"]["score_gen"] == "fp32"
     assert manifest["quantization"] == {"method": "ptq"}
     worst = int8_parity(bundle.path, model, int8_graphs, feeds, CONFIG)
-    assert max(worst.values()) < 0.05, worst  # a few int8 steps at most
+    # the reference adds the kernels' int32 biases (quant.integer_bias): the backbone is bit-exact here and
+    # the rest within two int8 steps (measured 0.0078); with float biases this needed 0.05
+    assert worst["backbone_low"] == worst["backbone_high"] == 0.0, worst
+    assert max(worst.values()) < 0.02, worst
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -60,7 +60,7 @@ def test_tflite_int8_bundle_runs_int8_kernels(bundle):
 def test_tflite_int8_bundle_matches_its_fake_quant_programs(bundle, int8_parity):
     model, int8_graphs, feeds, exported = bundle
     worst = int8_parity(exported.path, model, int8_graphs, feeds, CONFIG)
-    assert max(worst.values()) < 0.05, worst  # a few int8 steps at most
+    assert max(worst.values()) < 0.03, worst  # a few int8 steps at most (measured 0.014)
 
 
 @pytest.mark.backend

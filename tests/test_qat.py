@@ -318,7 +318,7 @@ def test_litert_bundle_of_a_qat_checkpoint_tracks_like_the_qat_programs(transfer
                            quantization={"method": "qat", "transfer": report.to_json()})
     feeds = {sg.name: [{spec.name: x.numpy() for spec, x in zip(sg.inputs, sg.example_inputs())}] for sg in converted}
     worst = int8_parity(bundle.path, model, converted, feeds, TrackerConfig(tau=0.0, keyframe_bound=2))
-    assert max(worst.values()) < 0.05, worst
+    assert max(worst.values()) < 0.04, worst  # a few int8 steps (measured 0.019)
     xnnpack = TorchRunner(model=model, height=H, width=W, subgraphs=programs.convert())
     litert = TorchRunner(model=model, height=H, width=W, subgraphs=converted)
     report = parity.measure_parity(litert, xnnpack, parity_clip(height=H, width=W, num_frames=8), TrackerConfig())
