@@ -42,7 +42,7 @@ def round_biases(program: torch.fx.GraphModule) -> int:
         if getattr(x, "target", None) != qd.dequantize_per_tensor.default or getattr(b, "op", None) != "get_attr":
             continue
         if getattr(w, "target", None) == qd.dequantize_per_channel.default:
-            w_scale = _attr(program, w.args[1]).float()
+            w_scale = attr_tensor(program, w.args[1]).float()
         elif getattr(w, "target", None) == qd.dequantize_per_tensor.default:
             w_scale = torch.tensor([float(w.args[1])], dtype=torch.float32)
         else:
@@ -50,14 +50,14 @@ def round_biases(program: torch.fx.GraphModule) -> int:
         # float32, as ExecuTorch's XNNPACK lowering quantizes it (round(b * (1 / step))): a bias halfway
         # between two steps then lands on the integer the lowering picks, and the program stays the same
         step = w_scale * float(x.args[1])
-        bias = _attr(program, b)
+        bias = attr_tensor(program, b)
         with torch.no_grad():
             bias.copy_(torch.round(bias.float() * (1.0 / step)) * step)
         count += 1
     return count
 
 
-def _attr(program: torch.fx.GraphModule, node) -> torch.Tensor:
+def attr_tensor(program: torch.fx.GraphModule, node) -> torch.Tensor:
     """The tensor a ``get_attr`` node reads (dotted names of nested modules included)."""
     if getattr(node, "op", None) != "get_attr":
         raise ValueError(f"{node} is not a get_attr node")

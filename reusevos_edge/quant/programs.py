@@ -13,10 +13,10 @@
   preceding conv (PT2E's conv-bn QAT pattern), as ``convert_pt2e`` later folds them.
 
 ``convert`` turns every prepared program into the quantize/dequantize graph the target's int8 kernels
-compute (biases on their int32 grid, :mod:`.integer_bias`): the PyTorch reference for parity and what the exporters lower. ``state_dict`` holds only the
-quantization state (observer ranges, scales, zero points), keyed ``quant.<subgraph>.<buffer>``; with
-the float model's weights it rebuilds the same programs (:meth:`load_state_dict`), which is how a QAT
-checkpoint is exported without calibration data.
+compute (biases on their int32 grid, :mod:`.integer_bias`): the PyTorch reference for parity and what
+the exporters lower. ``state_dict`` holds only the quantization state (observer ranges, scales, zero
+points), keyed ``quant.<subgraph>.<buffer>``; with the float model's weights it rebuilds the same
+programs (:meth:`load_state_dict`), which is how a QAT checkpoint is exported without calibration data.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from typing import Mapping
 import torch
 
 from ..errors import InputError, require
+from .integer_bias import attr_tensor
 from .programs import STATE_MARK, QuantizedPrograms, _qparams
 
 QParams = tuple[float, int]
@@ -156,8 +157,7 @@ def _transfer_program(name: str, source, program, recorded: Mapping[str, QParams
             continue
         if src.op == "get_attr":  # a weight: its own values set its (per-channel) parameters
             with torch.no_grad():
-                module(program.get_parameter(src.target) if _is_param(program, src.target)
-                       else program.get_buffer(src.target))
+                module(attr_tensor(program, src))
             report.weights += 1
             continue
         _check_int8(module, f"{name}/{src.name}")
@@ -181,10 +181,6 @@ def _find(name, node, src, program, by_node, by_users, recorded, done) -> tuple[
     if key in recorded:
         return tuple(recorded[key]), "recorded"
     return None, ""
-
-
-def _is_param(program, target: str) -> bool:
-    return any(n == target for n, _ in program.named_parameters())
 
 
 def _check_int8(module, where: str) -> None:
