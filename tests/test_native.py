@@ -11,12 +11,13 @@ import glob
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import missing_toolchain as _missing
+from conftest import REPO_ROOT, missing_toolchain as _missing
 from reusevos_edge.bench.native import write_pnm
 from reusevos_edge.tracker.frames import frame_to_input, mask_to_model
 
@@ -152,6 +153,39 @@ def test_frame_and_mask_preparation_match_opencv(native_build, tmp_path, size):
     assert exact == 1.0 if size == (480, 854) else exact >= 0.99, exact
     m = np.fromfile(tmp_path / "m.bin", np.float32).reshape(h, w)
     np.testing.assert_allclose(m, mask_to_model(mask.astype(bool), height=h, width=w), atol=1e-5)
+
+
+def _has_avx2() -> bool:
+    try:
+        return " avx2 " in f" {Path('/proc/cpuinfo').read_text().split('flags', 1)[1].splitlines()[0]} "
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not _has_avx2(), reason="the AVX2 host ops need a CPU with AVX2")
+def test_avx2_host_ops_equal_the_portable_ones(native_build, tmp_path):
+    """The core built for x86-64-v3 (AVX2 gathers in the frame resize and the fusion) passes the selftest and
+    prepares frames bit for bit as the portable build does."""
+    cmake = shutil.which("cmake") or str(Path(sys.executable).parent / "cmake")
+    cache = (native_build / "CMakeCache.txt").read_text()
+    prefix = next(line.split("=", 1)[1] for line in cache.splitlines() if line.startswith("CMAKE_PREFIX_PATH"))
+    build = tmp_path / "avx2"
+    subprocess.run([cmake, "-S", str(REPO_ROOT / "native"), "-B", str(build), f"-DCMAKE_PREFIX_PATH={prefix}",
+                    "-DREUSEVOS_ARCH=x86-64-v3"], check=True, capture_output=True)
+    made = subprocess.run([cmake, "--build", str(build), "-j2", "--target", "reusevos-native-selftest"],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stdout[-4000:] + made.stderr[-4000:]
+    proc = subprocess.run([str(build / "reusevos-native-selftest")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rng = np.random.default_rng(7)
+    for size in [(480, 854), (240, 320), (100, 97), (720, 1280)]:
+        frame = write_pnm(tmp_path / "f.ppm", rng.integers(0, 256, (*size, 3), dtype=np.uint8))
+        dumps = []
+        for folder in (native_build, build):
+            out = tmp_path / f"{folder.name}.bin"
+            subprocess.run([str(folder / "reusevos-native-selftest"), "frame", str(frame), "384", "672", str(out)], check=True)
+            dumps.append(out.read_bytes())
+        assert dumps[0] == dumps[1], size
 
 
 def test_native_tracker_matches_python_on_a_real_clip(native_build, lite0_bundle, tmp_path):

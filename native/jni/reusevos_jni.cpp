@@ -125,7 +125,9 @@ JNIEXPORT jobject JNICALL Java_org_reusevos_NativeTracker_step(JNIEnv* env, jcla
     const uint8_t* data = pixels_of(env, pixels, width, height, channels, stride, "pixels");
     std::map<int, Mask> masks = masks_of(env, new_ids, new_masks);
     ImageView view{data, height, width, channels, stride};
-    FrameResult r = session(handle)->tracker->step(view, masks);
+    Session* s = session(handle);
+    FrameResult& r = s->result;
+    s->tracker->step(view, masks, r);
     jbyteArray labels = env->NewByteArray(static_cast<jsize>(r.labels.size()));
     env->SetByteArrayRegion(labels, 0, static_cast<jsize>(r.labels.size()), reinterpret_cast<const jbyte*>(r.labels.data()));
     jclass cls = env->FindClass("org/reusevos/NativeTracker$Result");

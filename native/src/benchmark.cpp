@@ -165,10 +165,12 @@ std::string run_benchmark(const BenchmarkOptions& options, const BenchmarkClip& 
   const int n = static_cast<int>(clip.frames.size()), period = 2 * n - 2;
   const int count = options.frame_count > 0 ? options.frame_count : n;
   if (count < 2) throw Error("frame_count " + std::to_string(count) + ": expected at least 2 frames");
+  const std::map<int, Mask> none;
+  FrameResult r;  // one result for the run: its label buffer is reused, as a camera loop would
   auto step = [&](Tracker& tracker, int i) {  // forward, then back (ping-pong)
     const int k = i % period;
     auto found = i < n ? clip.starts.find(i) : clip.starts.end();
-    return tracker.step(clip.frames[k < n ? k : period - k], found == clip.starts.end() ? std::map<int, Mask>{} : found->second);
+    tracker.step(clip.frames[k < n ? k : period - k], found == clip.starts.end() ? none : found->second, r);
   };
 
   std::this_thread::sleep_for(std::chrono::duration<double>(options.cooldown_s));
@@ -193,7 +195,7 @@ std::string run_benchmark(const BenchmarkOptions& options, const BenchmarkClip& 
   const double cpu0 = cpu_seconds();
   for (int i = 0; i < count; ++i) {
     auto s = std::chrono::steady_clock::now();
-    FrameResult r = step(tracker, i);
+    step(tracker, i);
     frame_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
     double inside = 0.0;
     for (size_t k = 0; k < r.record.ran.size(); ++k) {

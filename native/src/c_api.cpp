@@ -155,7 +155,8 @@ int rv_tracker_step(rv_tracker* tracker, const uint8_t* pixels, int width, int h
       if (new_masks[k] == nullptr) throw Error("mask of object " + std::to_string(new_ids[k]) + ": NULL");
       masks[new_ids[k]] = Mask(new_masks[k], new_masks[k] + pixels_count);
     }
-    FrameResult r = tracker->session->tracker->step(image_of(pixels, width, height, format, stride), masks);
+    FrameResult& r = tracker->session->result;
+    tracker->session->tracker->step(image_of(pixels, width, height, format, stride), masks, r);
     std::memcpy(labels_out, r.labels.data(), r.labels.size());
     tracker->record = r.record.to_json();
     if (record_json != nullptr) *record_json = tracker->record.c_str();

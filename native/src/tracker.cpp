@@ -71,11 +71,8 @@ std::vector<int> Tracker::object_ids() const {
 }
 
 void Tracker::remove_object(int id) {
-  if (!objects_.erase(id)) {
-    std::string known;
-    for (int k : object_ids()) known += (known.empty() ? "" : ", ") + std::to_string(k);
-    throw Error("object id " + std::to_string(id) + " is not tracked; tracked ids: [" + known + "]");
-  }
+  object(id);  // the error for an unknown id
+  objects_.erase(id);
 }
 
 std::vector<Tensor> Tracker::run(const std::string& name, FrameRecord& record, const std::vector<const Tensor*>& inputs) {
@@ -95,6 +92,12 @@ std::vector<Tensor> Tracker::run(const std::string& name, FrameRecord& record, c
 }
 
 FrameResult Tracker::step(const ImageView& frame, const std::map<int, Mask>& new_masks) {
+  FrameResult result;
+  step(frame, new_masks, result);
+  return result;
+}
+
+void Tracker::step(const ImageView& frame, const std::map<int, Mask>& new_masks, FrameResult& result) {
   // validate first, then commit: a rejected call leaves the tracker as it was (retry-safe)
   const int index = frame_index_ + 1;
   if (frame.data == nullptr || frame.height <= 0 || frame.width <= 0)
@@ -120,24 +123,41 @@ FrameResult Tracker::step(const ImageView& frame, const std::map<int, Mask>& new
   frame_h_ = frame.height;
   frame_w_ = frame.width;
 
-  FrameResult result;
   result.height = frame.height;
   result.width = frame.width;
+  result.record = FrameRecord{};
   result.record.index = index;
   Frame ctx{*this, result.record, input_, {}, {}};
+  std::map<int, std::vector<float>> first;  // a new object's mask is its probability on its first frame
   for (const auto& [id, mask] : new_masks) {
     init_object(ctx, id, mask);
-    std::vector<float> p(pixels);
+    std::vector<float>& p = first[id];
+    p.resize(pixels);
     for (size_t i = 0; i < pixels; ++i) p[i] = mask[i] ? 1.0f : 0.0f;
-    result.probs[id] = std::move(p);
   }
-  for (auto& [id, obj] : objects_)
-    if (!new_masks.count(id)) result.probs[id] = track_object(ctx, obj);
-  std::vector<std::pair<int, const float*>> planes;
-  for (const auto& [id, p] : result.probs) planes.emplace_back(id, p.data());
-  result.labels = fuse_labels(planes, static_cast<int64_t>(pixels));
-  return result;
+  std::vector<ProbPlane> planes;
+  for (auto& [id, obj] : objects_) {
+    if (new_masks.count(id)) {
+      planes.push_back(ProbPlane{id, first[id].data(), frame.height, frame.width});
+    } else {
+      track_object(ctx, obj);
+      planes.push_back(ProbPlane{id, obj.prob.data(), height_, width_});
+    }
+  }
+  fuse_to_frame(planes, frame.height, frame.width, result.labels);
 }
+
+const Tracker::Object& Tracker::object(int id) const {
+  auto found = objects_.find(id);
+  if (found == objects_.end()) {
+    std::string known;
+    for (int k : object_ids()) known += (known.empty() ? "" : ", ") + std::to_string(k);
+    throw Error("object id " + std::to_string(id) + " is not tracked; tracked ids: [" + known + "]");
+  }
+  return found->second;
+}
+
+const std::vector<float>& Tracker::probability(int id) const { return object(id).prob; }
 
 void Tracker::init_object(Frame& ctx, int id, const Mask& mask) {
   FrameRecord& rec = ctx.record;
@@ -171,11 +191,12 @@ void Tracker::init_object(Frame& ctx, int id, const Mask& mask) {
   obj.score = label16;
   obj.last_mask16 = std::move(label16);
   obj.first_frame = frame_index_;
+  obj.prob = std::move(m);
   objects_[id] = std::move(obj);
   rec.objects[id] = ObjectRecord{std::nullopt, "init", ""};
 }
 
-std::vector<float> Tracker::track_object(Frame& ctx, Object& obj) {
+void Tracker::track_object(Frame& ctx, Object& obj) {
   FrameRecord& rec = ctx.record;
   const Tensor& f8 = ctx.f8();
   std::vector<Tensor> gate = run("match_gate", rec, {&f8, &obj.score, &obj.tmpl});  // p_gate, delta
@@ -220,11 +241,10 @@ std::vector<float> Tracker::track_object(Frame& ctx, Object& obj) {
   Tensor logits = std::move(run("refine_shallow", rec, {&f4, &f8, &refined, &score})[0]);
   const int lh = static_cast<int>(logits.shape[2]), lw = static_cast<int>(logits.shape[3]);
   sigmoid(logits.data);
-  std::vector<float> prob = resize_linear(std::move(logits.data), lh, lw, height_, width_);  // model frame size
-  if (!reuse) remember(rec, obj, feat, block_mean(prob.data(), height_, width_, 16));
-  obj.last_mask16 = block_mean(prob.data(), height_, width_, 16, 0.5f);
+  obj.prob = resize_linear(std::move(logits.data), lh, lw, height_, width_);  // model frame size
+  if (!reuse) remember(rec, obj, feat, block_mean(obj.prob.data(), height_, width_, 16));
+  obj.last_mask16 = block_mean(obj.prob.data(), height_, width_, 16, 0.5f);
   rec.objects[obj.id] = ObjectRecord{p_gate, reuse ? "reuse" : "compute", forced};
-  return resize_linear(std::move(prob), height_, width_, frame_h_, frame_w_);
 }
 
 void Tracker::remember(FrameRecord& rec, Object& obj, const Tensor& feat, const Tensor& label16) {

@@ -50,6 +50,28 @@ void check_bgra() {
   }
 }
 
+// fuse_to_frame on planes smaller than the frame: the labels of resize_linear's full planes, fused per pixel.
+void check_fusion_resizes() {
+  const int h = 24, w = 42, fh = 30, fw = 53;
+  std::vector<float> a(h * w), b(h * w);
+  for (int i = 0; i < h * w; ++i) {  // smooth blobs, so many pixels sit near 0.5 and near each other
+    a[i] = 0.5f + 0.5f * std::sin(0.31f * (i % w)) * std::cos(0.23f * (i / w));
+    b[i] = 0.5f + 0.5f * std::cos(0.17f * (i % w) + 0.4f) * std::sin(0.29f * (i / w) + 0.1f);
+  }
+  std::vector<float> ra = resize_linear(a, h, w, fh, fw), rb = resize_linear(b, h, w, fh, fw);
+  std::vector<uint8_t> single, pair;
+  fuse_to_frame({{2, a.data(), h, w}}, fh, fw, single);
+  fuse_to_frame({{2, a.data(), h, w}, {5, b.data(), h, w}}, fh, fw, pair);
+  bool same_single = single.size() == ra.size(), same_pair = pair.size() == ra.size();
+  for (size_t i = 0; i < ra.size() && same_single && same_pair; ++i) {
+    same_single = single[i] == (ra[i] > 0.5f ? 2 : 0);
+    const bool second = rb[i] > ra[i];
+    same_pair = pair[i] == (second ? (rb[i] > 0.5f ? 5 : 0) : (ra[i] > 0.5f ? 2 : 0));
+  }
+  check(same_single, "fuse_to_frame: one plane's labels are resize_linear's values above 0.5");
+  check(same_pair, "fuse_to_frame: two planes fused after resize_linear, pixel by pixel");
+}
+
 void checks() {
   check(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256(abc)");
   check(sha256_hex(std::string(1000, 'a')).substr(0, 8) == "41edece4", "sha256 of 1000 bytes (two blocks)");
@@ -75,8 +97,10 @@ void checks() {
   check(ones == 9 && win.data[6] == 1.0f && win.data[0] == 0.0f, "locality window dilates by the radius");
   check(locality_window(Tensor::zeros({1, 1, 3, 3}), 1).data[0] == 1.0f, "empty coverage searches everywhere");
   std::vector<float> p1 = {0.9f, 0.6f, 0.3f, 0.4f}, p2 = {0.2f, 0.7f, 0.4f, 0.6f};
-  auto lab = fuse_labels({{3, p1.data()}, {7, p2.data()}}, 4);
+  std::vector<uint8_t> lab;
+  fuse_to_frame({{3, p1.data(), 2, 2}, {7, p2.data(), 2, 2}}, 2, 2, lab);
   check(lab == std::vector<uint8_t>({3, 7, 0, 7}), "fusion: most probable object above 0.5, else background");
+  check_fusion_resizes();
   std::vector<float> sig;
   for (int i = -80000; i <= 80000; ++i) sig.push_back(i * 1e-3f);
   std::vector<float> xs = sig;

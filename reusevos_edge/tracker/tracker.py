@@ -59,6 +59,7 @@ class Tracker:
         self.height, self.width = int(spec[2]), int(spec[3])
         self.memory_slots = int(runner.subgraphs["score_update"].inputs[0].shape[0])
         self._refit_steps = runner.subgraphs["score_refit"].repeat
+        self._input = np.empty((1, 3, self.height, self.width), np.float32)  # each frame's model input, reused
         self.reset()
 
     def reset(self) -> None:
@@ -87,7 +88,8 @@ class Tracker:
         masks = self._check_masks(new_masks or {}, index, size)
         self.frame_index, self.frame_size = index, size
         record = FrameRecord(index=self.frame_index)
-        ctx = _FrameContext(self, frame_to_input(frame, height=self.height, width=self.width), record)
+        ctx = _FrameContext(self, frame_to_input(frame, height=self.height, width=self.width, out=self._input),
+                            record)
         probs: dict[int, np.ndarray] = {}
         for obj_id, mask in masks.items():
             self._init_object(ctx, obj_id, mask)

@@ -42,8 +42,17 @@ void sigmoid(std::vector<float>& values);
 // above 0.1; all ones when no cell is covered.
 Tensor locality_window(const Tensor& mask16, int radius);
 
-// Per-object HxW probabilities (object id, plane) sorted by id -> HxW label map: the most probable
-// object where its p exceeds 0.5, else 0 (ties to background, then the lower id).
-std::vector<uint8_t> fuse_labels(const std::vector<std::pair<int, const float*>>& probs, int64_t pixels);
+// One object's probability plane for fuse_to_frame: `height` x `width` floats in [0, 1].
+struct ProbPlane {
+  int id = 0;
+  const float* values = nullptr;
+  int height = 0, width = 0;
+};
+
+// Planes sorted by id, each at its own size -> `labels`, frame_h x frame_w object ids: every plane resized to
+// the frame as resize_linear does (the same values), then at each pixel the most probable object where its p
+// exceeds 0.5, else 0 (ties to background, then the lower id). Streamed row by row (two resized source rows per
+// plane in flight): no frame-size plane is built, and `labels` keeps its buffer from call to call.
+void fuse_to_frame(const std::vector<ProbPlane>& planes, int frame_h, int frame_w, std::vector<uint8_t>& labels);
 
 }  // namespace reusevos

@@ -16,6 +16,7 @@ struct Session {
   Manifest manifest;
   std::unique_ptr<Backend> backend;
   std::unique_ptr<Tracker> tracker;
+  FrameResult result;  // the last step's result; the bindings step into it so its buffers are reused
 
   using BackendFactory = std::function<std::unique_ptr<Backend>(const Manifest&)>;
   // Verifies and loads `bundle_dir`, makes its backend; tau: NaN for the bundle's own; keyframe_bound:

@@ -39,11 +39,12 @@ struct FrameRecord {
   std::string to_json() const;
 };
 
-// labels: height x width object ids at the frame size; probs: per object height x width in [0, 1].
+// labels: height x width object ids at the frame size. Each object's probability stays at the model size
+// (Tracker::probability): resizing every object's plane to the frame, only to fuse them, cost more host time
+// per frame than anything else the tracker does; the labels are fused row by row instead.
 struct FrameResult {
   int height = 0, width = 0;
   std::vector<uint8_t> labels;
-  std::map<int, std::vector<float>> probs;
   FrameRecord record;
 };
 
@@ -60,6 +61,13 @@ class Tracker {
   // Track one frame; `new_masks` adds (or re-initialises) objects: id (1..254) -> mask at the frame size.
   // Bad input raises Error before any state changes (a rejected call leaves the tracker as it was).
   FrameResult step(const ImageView& frame, const std::map<int, Mask>& new_masks = {});
+  // The same into `out`, whose label buffer is reused from frame to frame (what a camera loop should call).
+  void step(const ImageView& frame, const std::map<int, Mask>& new_masks, FrameResult& out);
+  // Object `id`'s probability on the last frame at the model size (model_height() x model_width(), row-major;
+  // on its first frame, its mask's coverage at that size). Error for an id that is not tracked.
+  const std::vector<float>& probability(int id) const;
+  int model_height() const { return height_; }
+  int model_width() const { return width_; }
   void remove_object(int id);
   std::vector<int> object_ids() const;
   const TrackerConfig& config() const { return config_; }
@@ -72,6 +80,7 @@ class Tracker {
   struct Object {
     int id = 0;
     Tensor tmpl, score, refined, proj_w, filter_w, last_mask16;
+    std::vector<float> prob;  // the last frame's probability at the model size
     Memory memory;
     int first_frame = 0, consecutive_reuse = 0, computed_frames = 0, reused_frames = 0;
   };
@@ -89,7 +98,8 @@ class Tracker {
 
   std::vector<Tensor> run(const std::string& name, FrameRecord& record, const std::vector<const Tensor*>& inputs);
   void init_object(Frame& frame, int id, const Mask& mask);
-  std::vector<float> track_object(Frame& frame, Object& obj);
+  void track_object(Frame& frame, Object& obj);
+  const Object& object(int id) const;
   void remember(FrameRecord& record, Object& obj, const Tensor& feat, const Tensor& label16);
 };
 
