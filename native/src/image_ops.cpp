@@ -4,14 +4,68 @@
 #include <cmath>
 #include <cstring>
 
-#if defined(__AVX2__)
+#include <cstdlib>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define REUSEVOS_X86_DISPATCH 1
 #include <immintrin.h>
+#else
+#define REUSEVOS_X86_DISPATCH 0
 #endif
 
 #include "reusevos/error.hpp"
 
 namespace reusevos {
 namespace {
+
+#if REUSEVOS_X86_DISPATCH
+// The two gather loops below are compiled for AVX2 whatever -march says and called only where the CPU has
+// it (asked once at run time), so a portable x86-64 build runs them too. REUSEVOS_NO_SIMD=1 in the
+// environment keeps the plain loops (the tests compare both).
+bool use_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") && std::getenv("REUSEVOS_NO_SIMD") == nullptr;
+  return yes;
+}
+
+// h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x] (two roundings, as the plain loop) for whole blocks of 8 in
+// [begin, end); returns the first x it left.
+__attribute__((target("avx2"))) int blend_taps_avx2(const float* s, const int* i0, const int* i1, const float* w0,
+                                                    const float* w1, int begin, int end, float* h) {
+  int x = begin;
+  for (; x + 8 <= end; x += 8) {
+    const __m256 a = _mm256_i32gather_ps(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(i0 + x)), 4);
+    const __m256 b = _mm256_i32gather_ps(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(i1 + x)), 4);
+    _mm256_storeu_ps(h + x, _mm256_add_ps(_mm256_mul_ps(a, _mm256_loadu_ps(w0 + x)), _mm256_mul_ps(b, _mm256_loadu_ps(w1 + x))));
+  }
+  return x;
+}
+
+// frame_to_input's horizontal pass for whole blocks of 16 outputs in [0, safe): per channel c, each tap's
+// byte is the low byte of a word gathered at off + c, the two taps are paired as int16 and multiplied by
+// (a0, a1) (`pairs`) in one multiply-add, then >> 4. Returns the first x it left.
+__attribute__((target("avx2"))) int frame_taps_avx2(const uint8_t* s, const int32_t* off0, const int32_t* off1,
+                                                    const int32_t* pairs, int safe, int16_t* const planes[3]) {
+  const __m256i low = _mm256_set1_epi32(0xFF);
+  int start = 0;
+  for (; start + 16 <= safe; start += 16)
+    for (int c = 0; c < 3; ++c) {
+      __m256i d[2];
+      for (int k = 0; k < 2; ++k) {
+        const int x = start + 8 * k;
+        const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off0 + x));
+        const __m256i i1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off1 + x));
+        const int* base = reinterpret_cast<const int*>(s + c);
+        const __m256i lo = _mm256_and_si256(_mm256_i32gather_epi32(base, i0, 1), low);
+        const __m256i hi = _mm256_and_si256(_mm256_i32gather_epi32(base, i1, 1), low);
+        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pairs + x));
+        d[k] = _mm256_srai_epi32(_mm256_madd_epi16(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 16)), w), 4);
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(planes[c] + start),
+                          _mm256_permute4x64_epi64(_mm256_packs_epi32(d[0], d[1]), 0xD8));
+    }
+  return start;
+}
+#endif
 
 // Source taps and weights of one output coordinate along one axis.
 struct Taps {
@@ -149,12 +203,8 @@ class FusePlane {
     const float* w0 = tx_.w0.data();
     const float* w1 = tx_.w1.data();
     int x = begin;
-#if defined(__AVX2__)
-    for (; x + 8 <= end; x += 8) {
-      const __m256 a = _mm256_i32gather_ps(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(i0 + x)), 4);
-      const __m256 b = _mm256_i32gather_ps(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(i1 + x)), 4);
-      _mm256_storeu_ps(h + x, _mm256_add_ps(_mm256_mul_ps(a, _mm256_loadu_ps(w0 + x)), _mm256_mul_ps(b, _mm256_loadu_ps(w1 + x))));
-    }
+#if REUSEVOS_X86_DISPATCH
+    if (use_avx2()) x = blend_taps_avx2(s, i0, i1, w0, w1, begin, end, h);
 #endif
     for (; x < end; ++x) h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x];
   }
@@ -181,7 +231,7 @@ class HorizontalTaps {
       a0_[x] = fixed(tx.w0[x]), a1_[x] = fixed(tx.w1[x]);
       pairs_[x] = static_cast<int32_t>(static_cast<uint16_t>(a0_[x]) | (static_cast<uint32_t>(a1_[x]) << 16));
     }
-    // columns [0, safe_) may load 4 bytes at off1 + 2 (the word gathers below) without leaving the row
+    // columns [0, safe_) may load 4 bytes at off1 + 2 (frame_taps_avx2's word gathers) without leaving the row
     safe_ = width_;
     while (safe_ > 0 && off1_[safe_ - 1] + 2 + 4 > static_cast<int64_t>(src_w) * cn) --safe_;
   }
@@ -189,27 +239,9 @@ class HorizontalTaps {
   void run(const uint8_t* s, bool bgr, int16_t* r, int16_t* g, int16_t* b) const {
     if (bgr) std::swap(r, b);  // the first byte of a pixel is blue
     int start = 0;
-#if defined(__AVX2__)
-    // 16 outputs of one channel at a time: each tap's byte is the low byte of a gathered word, the two taps
-    // are paired as int16 and multiplied by (a0, a1) in one multiply-add. Twice the scalar loop's speed.
-    int16_t* planes[3] = {r, g, b};
-    const __m256i low = _mm256_set1_epi32(0xFF);
-    for (; start + 16 <= safe_; start += 16)
-      for (int c = 0; c < 3; ++c) {
-        __m256i d[2];
-        for (int k = 0; k < 2; ++k) {
-          const int x = start + 8 * k;
-          const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off0_.data() + x));
-          const __m256i i1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(off1_.data() + x));
-          const int* base = reinterpret_cast<const int*>(s + c);
-          const __m256i lo = _mm256_and_si256(_mm256_i32gather_epi32(base, i0, 1), low);
-          const __m256i hi = _mm256_and_si256(_mm256_i32gather_epi32(base, i1, 1), low);
-          const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pairs_.data() + x));
-          d[k] = _mm256_srai_epi32(_mm256_madd_epi16(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 16)), w), 4);
-        }
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(planes[c] + start),
-                            _mm256_permute4x64_epi64(_mm256_packs_epi32(d[0], d[1]), 0xD8));
-      }
+#if REUSEVOS_X86_DISPATCH
+    int16_t* const planes[3] = {r, g, b};
+    if (use_avx2()) start = frame_taps_avx2(s, off0_.data(), off1_.data(), pairs_.data(), safe_, planes);
 #endif
     for (int x = start; x < width_; ++x) {
       const uint8_t* p0 = s + off0_[x];
