@@ -12,6 +12,13 @@
 #else
 #define REUSEVOS_X86_DISPATCH 0
 #endif
+// A per-pixel loop written once: inlined into its plain caller and, on x86-64, into a copy compiled for
+// AVX2 (the same IEEE operations, so the same values, in wider vectors).
+#if defined(__GNUC__) || defined(__clang__)
+#define REUSEVOS_LOOP __attribute__((always_inline)) inline
+#else
+#define REUSEVOS_LOOP inline
+#endif
 
 #include "reusevos/error.hpp"
 
@@ -19,8 +26,8 @@ namespace reusevos {
 namespace {
 
 #if REUSEVOS_X86_DISPATCH
-// The two gather loops below are compiled for AVX2 whatever -march says and called only where the CPU has
-// it (asked once at run time), so a portable x86-64 build runs them too. REUSEVOS_NO_SIMD=1 in the
+// The gather loops below, and AVX2 copies of the widest plain loops, are compiled for AVX2 whatever -march
+// says and called only where the CPU has it (asked once at run time), so a portable x86-64 build runs them. REUSEVOS_NO_SIMD=1 in the
 // environment keeps the plain loops (the tests compare both).
 bool use_avx2() {
   static const bool yes = __builtin_cpu_supports("avx2") && std::getenv("REUSEVOS_NO_SIMD") == nullptr;
@@ -216,6 +223,56 @@ class FusePlane {
   std::vector<int> first_, last_;
 };
 
+// p = 1 / (1 + exp(-clip(x, -60, 60))) in place over v[0, n).
+// exp(-x) by Cephes' expf polynomial in plain arithmetic (round(x / ln 2) by the 1.5 * 2^23 trick, 2^k by
+// building the exponent bits), so the loop vectorises on every target; std::exp does not, and it was the
+// costliest host step per object. Needs -fno-trapping-math (CMakeLists) for the clamps to vectorise.
+REUSEVOS_LOOP void sigmoid_loop(float* __restrict v, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    float x = v[i];
+    x = x < -60.0f ? -60.0f : x;
+    x = x > 60.0f ? 60.0f : x;
+    x = -x;
+    const float t = x * 1.44269504088896341f + 12582912.0f;  // the low mantissa bits of t hold round(x / ln 2)
+    const float kf = t - 12582912.0f;
+    int32_t tbits;
+    std::memcpy(&tbits, &t, sizeof t);
+    const int32_t k = tbits - 0x4B400000;
+    const float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * r * r + r + 1.0f;
+    const int32_t bits = (k + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, sizeof scale);
+    v[i] = 1.0f / (1.0f + y * scale);
+  }
+}
+
+#if REUSEVOS_X86_DISPATCH
+__attribute__((target("avx2"))) void sigmoid_avx2(float* v, size_t n) { sigmoid_loop(v, n); }
+#endif
+
+// frame_to_input's vertical pass over one output row (OpenCV's fixed-point blend of two int16 rows), then / 255.
+REUSEVOS_LOOP void blend_rows(const int16_t* __restrict d0, const int16_t* __restrict d1, int16_t w0, int16_t w1,
+                              float k, float* __restrict o, int width) {
+  for (int x = 0; x < width; ++x) {
+    const int16_t h0 = static_cast<int16_t>((w0 * d0[x]) >> 16), h1 = static_cast<int16_t>((w1 * d1[x]) >> 16);
+    o[x] = static_cast<float>((h0 + h1 + 2) >> 2) * k;
+  }
+}
+
+#if REUSEVOS_X86_DISPATCH
+__attribute__((target("avx2"))) void blend_rows_avx2(const int16_t* d0, const int16_t* d1, int16_t w0, int16_t w1,
+                                                     float k, float* o, int width) {
+  blend_rows(d0, d1, w0, w1, k, o, width);
+}
+#endif
+
 // frame_to_input's horizontal pass over one interleaved uint8 row: per output x and channel,
 // (S[i0] * a0 + S[i1] * a1) >> 4 into int16 planes (a0 + a1 = 2048, so the value fits).
 class HorizontalTaps {
@@ -306,13 +363,14 @@ void frame_to_input(const ImageView& image, Tensor& out, std::vector<int16_t>& s
     const int16_t* r1 = source_row(ty.i1[y]);
     const int16_t w0 = b0[y], w1 = b1[y];
     for (int c = 0; c < 3; ++c) {
-      const int16_t* d0 = r0 + c * row;
-      const int16_t* d1 = r1 + c * row;
       float* o = out.data.data() + c * plane + static_cast<size_t>(y) * width;
-      for (int x = 0; x < width; ++x) {
-        const int16_t h0 = static_cast<int16_t>((w0 * d0[x]) >> 16), h1 = static_cast<int16_t>((w1 * d1[x]) >> 16);
-        o[x] = static_cast<float>((h0 + h1 + 2) >> 2) * k;
+#if REUSEVOS_X86_DISPATCH
+      if (use_avx2()) {
+        blend_rows_avx2(r0 + c * row, r1 + c * row, w0, w1, k, o, width);
+        continue;
       }
+#endif
+      blend_rows(r0 + c * row, r1 + c * row, w0, w1, k, o, width);
     }
   }
 }
@@ -380,34 +438,10 @@ std::vector<float> resize_linear(std::vector<float> src, int src_h, int src_w, i
 }
 
 void sigmoid(std::vector<float>& values) {
-  // exp(-x) by Cephes' expf polynomial in plain arithmetic (round(x / ln 2) by the 1.5 * 2^23 trick, 2^k by
-  // building the exponent bits), so the loop vectorises on every target; std::exp does not, and it was the
-  // costliest host step per object. Needs -fno-trapping-math (CMakeLists) for the clamps to vectorise.
-  float* __restrict v = values.data();
-  const size_t n = values.size();
-  for (size_t i = 0; i < n; ++i) {
-    float x = v[i];
-    x = x < -60.0f ? -60.0f : x;
-    x = x > 60.0f ? 60.0f : x;
-    x = -x;
-    const float t = x * 1.44269504088896341f + 12582912.0f;  // the low mantissa bits of t hold round(x / ln 2)
-    const float kf = t - 12582912.0f;
-    int32_t tbits;
-    std::memcpy(&tbits, &t, sizeof t);
-    const int32_t k = tbits - 0x4B400000;
-    const float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
-    float y = 1.9875691500e-4f;
-    y = y * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
-    y = y * r * r + r + 1.0f;
-    const int32_t bits = (k + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, sizeof scale);
-    v[i] = 1.0f / (1.0f + y * scale);
-  }
+#if REUSEVOS_X86_DISPATCH
+  if (use_avx2()) return sigmoid_avx2(values.data(), values.size());
+#endif
+  sigmoid_loop(values.data(), values.size());
 }
 
 Tensor locality_window(const Tensor& mask16, int radius) {
