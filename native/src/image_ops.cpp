@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-
 #include <cstdlib>
+#include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define REUSEVOS_X86_DISPATCH 1
@@ -12,6 +11,7 @@
 #else
 #define REUSEVOS_X86_DISPATCH 0
 #endif
+
 // A per-pixel loop written once: inlined into its plain caller and, on x86-64, into a copy compiled for
 // AVX2 (the same IEEE operations, so the same values, in wider vectors).
 #if defined(__GNUC__) || defined(__clang__)
@@ -27,8 +27,8 @@ namespace {
 
 #if REUSEVOS_X86_DISPATCH
 // The gather loops below, and AVX2 copies of the widest plain loops, are compiled for AVX2 whatever -march
-// says and called only where the CPU has it (asked once at run time), so a portable x86-64 build runs them. REUSEVOS_NO_SIMD=1 in the
-// environment keeps the plain loops (the tests compare both).
+// says and called only where the CPU has it (asked once at run time), so a portable x86-64 build runs
+// them. REUSEVOS_NO_SIMD=1 in the environment keeps the plain loops (the tests compare both).
 bool use_avx2() {
   static const bool yes = __builtin_cpu_supports("avx2") && std::getenv("REUSEVOS_NO_SIMD") == nullptr;
   return yes;
