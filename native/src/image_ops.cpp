@@ -126,20 +126,34 @@ std::vector<std::vector<std::pair<int, float>>> area_taps(int n_in, int n_out) {
 
 int16_t fixed(float w) { return static_cast<int16_t>(std::lrint(w * 2048.0f)); }
 
+// A float resize's horizontal pass over one source row: h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x] on
+// [begin, end) (two roundings on every path, so the AVX2 gathers give the same values).
+void horizontal_pass(const float* s, const Taps& tx, int begin, int end, float* h) {
+  const int* i0 = tx.i0.data();
+  const int* i1 = tx.i1.data();
+  const float* w0 = tx.w0.data();
+  const float* w1 = tx.w1.data();
+  int x = begin;
+#if REUSEVOS_X86_DISPATCH
+  if (use_avx2()) x = blend_taps_avx2(s, i0, i1, w0, w1, begin, end, h);
+#endif
+  for (; x < end; ++x) h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x];
+}
+
+// Its vertical pass for destination row y: out[x] = r0[x] * w0[y] + r1[x] * w1[y] on [begin, end).
+void vertical_pass(const float* r0, const float* r1, const Taps& ty, int y, int begin, int end, float* out) {
+  const float v0 = ty.w0[y], v1 = ty.w1[y];
+  for (int x = begin; x < end; ++x) out[x] = r0[x] * v0 + r1[x] * v1;
+}
+
 std::vector<float> linear_float(const float* src, int sh, int sw, int dh, int dw, bool area_upscale) {
   Taps tx = linear_taps(sw, dw, area_upscale), ty = linear_taps(sh, dh, area_upscale);
   std::vector<float> rows(static_cast<size_t>(sh) * dw), out(static_cast<size_t>(dh) * dw);
-  for (int y = 0; y < sh; ++y) {
-    const float* s = src + static_cast<size_t>(y) * sw;
-    float* d = rows.data() + static_cast<size_t>(y) * dw;
-    for (int x = 0; x < dw; ++x) d[x] = s[tx.i0[x]] * tx.w0[x] + s[tx.i1[x]] * tx.w1[x];
-  }
-  for (int y = 0; y < dh; ++y) {
-    const float* r0 = rows.data() + static_cast<size_t>(ty.i0[y]) * dw;
-    const float* r1 = rows.data() + static_cast<size_t>(ty.i1[y]) * dw;
-    float* d = out.data() + static_cast<size_t>(y) * dw;
-    for (int x = 0; x < dw; ++x) d[x] = r0[x] * ty.w0[y] + r1[x] * ty.w1[y];
-  }
+  for (int y = 0; y < sh; ++y)
+    horizontal_pass(src + static_cast<size_t>(y) * sw, tx, 0, dw, rows.data() + static_cast<size_t>(y) * dw);
+  for (int y = 0; y < dh; ++y)
+    vertical_pass(rows.data() + static_cast<size_t>(ty.i0[y]) * dw, rows.data() + static_cast<size_t>(ty.i1[y]) * dw,
+                  ty, y, 0, dw, out.data() + static_cast<size_t>(y) * dw);
   return out;
 }
 
@@ -150,14 +164,10 @@ class FusePlane {
  public:
   static constexpr float kMargin = 1e-3f;
 
-  FusePlane(const float* src, int src_h, int src_w, int dst_h, int dst_w) : src_(src), src_w_(src_w) {
-    tx_ = linear_taps(src_w, dst_w);
-    ty_ = linear_taps(src_h, dst_h);
-    if (src_h == dst_h && src_w == dst_w) {  // identity taps (weights 1 and 0): the values themselves
-      for (int i = 0; i < dst_w; ++i) tx_.i0[i] = tx_.i1[i] = i, tx_.w0[i] = 1.0f, tx_.w1[i] = 0.0f;
-      for (int i = 0; i < dst_h; ++i) ty_.i0[i] = ty_.i1[i] = i, ty_.w0[i] = 1.0f, ty_.w1[i] = 0.0f;
-      same_ = true;
-    }
+  // At equal sizes linear_taps gives i0 = x with weight 1 (i1 = x + 1 with weight 0: spans one column wider).
+  FusePlane(const float* src, int src_h, int src_w, int dst_h, int dst_w)
+      : src_(src), src_w_(src_w), same_(src_h == dst_h && src_w == dst_w),
+        tx_(linear_taps(src_w, dst_w)), ty_(linear_taps(src_h, dst_h)) {
     first_.assign(src_h, src_w);
     last_.assign(src_h, -1);
     const float floor = 0.5f - kMargin;
@@ -194,31 +204,17 @@ class FusePlane {
       std::copy(r0 + begin, r0 + end, out + begin);
       return;
     }
-    const size_t width = tx_.i0.size();
     float* h0 = scratch;
-    float* h1 = scratch + width;
-    horizontal(r0, begin, end, h0);
-    horizontal(r1, begin, end, h1);
-    const float v0 = ty_.w0[y], v1 = ty_.w1[y];
-    for (int x = begin; x < end; ++x) out[x] = h0[x] * v0 + h1[x] * v1;
+    float* h1 = scratch + tx_.i0.size();
+    horizontal_pass(r0, tx_, begin, end, h0);
+    horizontal_pass(r1, tx_, begin, end, h1);
+    vertical_pass(h0, h1, ty_, y, begin, end, out);
   }
 
  private:
-  void horizontal(const float* s, int begin, int end, float* h) const {
-    const int* i0 = tx_.i0.data();
-    const int* i1 = tx_.i1.data();
-    const float* w0 = tx_.w0.data();
-    const float* w1 = tx_.w1.data();
-    int x = begin;
-#if REUSEVOS_X86_DISPATCH
-    if (use_avx2()) x = blend_taps_avx2(s, i0, i1, w0, w1, begin, end, h);
-#endif
-    for (; x < end; ++x) h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x];
-  }
-
   const float* src_;
   int src_w_;
-  bool same_ = false;
+  bool same_;
   Taps tx_, ty_;
   std::vector<int> first_, last_;
 };
@@ -470,7 +466,7 @@ void fuse_to_frame(const std::vector<ProbPlane>& planes, int frame_h, int frame_
   std::vector<FusePlane> fused;
   fused.reserve(planes.size());
   for (const ProbPlane& p : planes) fused.emplace_back(p.values, p.height, p.width, frame_h, frame_w);
-  std::vector<float> values(planes.size() * width), best(width), scratch(2 * width);
+  std::vector<float> values(width), best(width), scratch(2 * width);  // one plane's row at a time
   std::vector<std::pair<int, int>> spans(planes.size());
   for (int y = 0; y < frame_h; ++y) {
     // only columns some object's values above 0.5 - margin reach can hold a label; elsewhere it stays 0
@@ -486,7 +482,7 @@ void fuse_to_frame(const std::vector<ProbPlane>& planes, int frame_h, int frame_
     for (size_t k = 0; k < planes.size(); ++k) {
       const auto [b, e] = spans[k];
       if (b >= e) continue;
-      float* v = values.data() + k * width;
+      float* v = values.data();
       fused[k].values(y, b, e, v, scratch.data());
       const uint8_t id = static_cast<uint8_t>(planes[k].id);
       for (int x = b; x < e; ++x) {
