@@ -71,8 +71,11 @@ std::vector<int> Tracker::object_ids() const {
 }
 
 void Tracker::remove_object(int id) {
-  object(id);  // the error for an unknown id
-  objects_.erase(id);
+  if (!objects_.erase(id)) {
+    std::string known;
+    for (int k : object_ids()) known += (known.empty() ? "" : ", ") + std::to_string(k);
+    throw Error("object id " + std::to_string(id) + " is not tracked; tracked ids: [" + known + "]");
+  }
 }
 
 std::vector<Tensor> Tracker::run(const std::string& name, FrameRecord& record, const std::vector<const Tensor*>& inputs) {
@@ -147,18 +150,6 @@ void Tracker::step(const ImageView& frame, const std::map<int, Mask>& new_masks,
   fuse_to_frame(planes, frame.height, frame.width, result.labels);
 }
 
-const Tracker::Object& Tracker::object(int id) const {
-  auto found = objects_.find(id);
-  if (found == objects_.end()) {
-    std::string known;
-    for (int k : object_ids()) known += (known.empty() ? "" : ", ") + std::to_string(k);
-    throw Error("object id " + std::to_string(id) + " is not tracked; tracked ids: [" + known + "]");
-  }
-  return found->second;
-}
-
-const std::vector<float>& Tracker::probability(int id) const { return object(id).prob; }
-
 void Tracker::init_object(Frame& ctx, int id, const Mask& mask) {
   FrameRecord& rec = ctx.record;
   std::vector<float> m = mask_to_model(mask, frame_h_, frame_w_, height_, width_);
@@ -191,7 +182,6 @@ void Tracker::init_object(Frame& ctx, int id, const Mask& mask) {
   obj.score = label16;
   obj.last_mask16 = std::move(label16);
   obj.first_frame = frame_index_;
-  obj.prob = std::move(m);
   objects_[id] = std::move(obj);
   rec.objects[id] = ObjectRecord{std::nullopt, "init", ""};
 }

@@ -39,9 +39,9 @@ struct FrameRecord {
   std::string to_json() const;
 };
 
-// labels: height x width object ids at the frame size. Each object's probability stays at the model size
-// (Tracker::probability): resizing every object's plane to the frame, only to fuse them, cost more host time
-// per frame than anything else the tracker does; the labels are fused row by row instead.
+// labels: height x width object ids at the frame size. Objects' probabilities stay inside the tracker at the
+// model size: resizing every object's plane to the frame, only to fuse them, cost more host time per frame
+// than anything else the tracker does; the labels are fused row by row instead (fuse_to_frame).
 struct FrameResult {
   int height = 0, width = 0;
   std::vector<uint8_t> labels;
@@ -63,11 +63,6 @@ class Tracker {
   FrameResult step(const ImageView& frame, const std::map<int, Mask>& new_masks = {});
   // The same into `out`, whose label buffer is reused from frame to frame (what a camera loop should call).
   void step(const ImageView& frame, const std::map<int, Mask>& new_masks, FrameResult& out);
-  // Object `id`'s probability on the last frame at the model size (model_height() x model_width(), row-major;
-  // on its first frame, its mask's coverage at that size). Error for an id that is not tracked.
-  const std::vector<float>& probability(int id) const;
-  int model_height() const { return height_; }
-  int model_width() const { return width_; }
   void remove_object(int id);
   std::vector<int> object_ids() const;
   const TrackerConfig& config() const { return config_; }
@@ -99,7 +94,6 @@ class Tracker {
   std::vector<Tensor> run(const std::string& name, FrameRecord& record, const std::vector<const Tensor*>& inputs);
   void init_object(Frame& frame, int id, const Mask& mask);
   void track_object(Frame& frame, Object& obj);
-  const Object& object(int id) const;
   void remember(FrameRecord& record, Object& obj, const Tensor& feat, const Tensor& label16);
 };
 
