@@ -33,6 +33,7 @@ from reusevos_edge.cli.common import add_runner_args, add_selection_args, make_s
 from reusevos_edge.errors import InputError
 from reusevos_edge.fileio import prepare_output_dir, write_json, write_text
 from reusevos_edge.metrics.calibration import expected_calibration_error, fit_logit_affine, reliability_bins, spearman
+from reusevos_edge.metrics.evaluate import gate_pairs
 from reusevos_edge.metrics.plot import pyplot, save
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -49,28 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fit the gate's calibration on these (training) pairs and write the calibrated checkpoint here")
     add_runner_args(p)
     return p
-
-
-def gate_pairs(runner, config, seq) -> tuple[np.ndarray, np.ndarray]:
-    """(the program's P_gate, IoU of the ground truth with the previous frame's) for every gated
-    object-frame of ``seq``, tracked by ``runner`` with ``config`` at tau 1 and without a calibration map."""
-    from reusevos_edge.data.clip import sequence_clip
-    from reusevos_edge.data.masks_io import split_void
-    from reusevos_edge.metrics.jf import jaccard
-    from reusevos_edge.tracker.run import track_clip
-    from reusevos_edge.tracker.tracker import Tracker
-
-    raw = Tracker(runner=runner, config=config.replace(tau=1.0, gate_calibration=None))
-    gt, void = split_void(seq.load_masks())
-    run = track_clip(raw, sequence_clip(seq), keep_labels=False)
-    p, iou = [], []
-    for t, record in enumerate(run.records):
-        for obj_id, obj in record.objects.items():
-            if obj.p_gate is None:
-                continue
-            p.append(obj.p_gate)
-            iou.append(jaccard(gt[t] == obj_id, gt[t - 1] == obj_id, void=void[t] | void[t - 1]))
-    return np.asarray(p), np.asarray(iou)
 
 
 def _num(value: float) -> float | None:

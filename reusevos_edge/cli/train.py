@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None,
                    help="keep backbone features and first-frame fits here and reuse them in later runs")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--keep-every", type=int, default=0, metavar="N",
+                   help="also keep OUT/epoch_NNN.safetensors every N epochs (choose the epoch on train-holdout)")
     for name, value in vars(d).items():
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> None:
             data += cache_dataset(model, pasted_sequences(seqs, count=cfg.pasted, seed=cfg.seed), height=height,
                                   width=width, progress=not args.no_progress, backbone=backbone)
     trainer = Trainer(model=model, data=data, config=cfg, out=args.out, progress=not args.no_progress, tracker=tracker,
-                      programs=programs)
+                      programs=programs, keep_every=args.keep_every)
     if args.resume:
         if not (Path(args.out) / "state.pt").is_file():
             raise InputError(f"--resume: no {Path(args.out) / 'state.pt'} to resume from")

@@ -9,7 +9,7 @@ from ..data.davis import Sequence
 from ..data.masks_io import split_void
 from ..errors import InputError
 from ..tracker.run import TrackedClip, decision_counts, track_clip
-from .jf import evaluate_sequence
+from .jf import evaluate_sequence, jaccard
 from .report import ObjectResult, SequenceResult
 
 
@@ -34,3 +34,21 @@ def track_and_score(tracker, seq: Sequence, *, progress: bool = True) -> tuple[S
         first_seconds=tracked.seconds[0] if tracked.seconds else 0.0,
     )
     return result, tracked
+
+
+def gate_pairs(runner, config, seq) -> tuple[np.ndarray, np.ndarray]:
+    """(the program's P_gate, IoU of the ground truth with the previous frame's) for every gated
+    object-frame of ``seq``, tracked by ``runner`` with ``config`` at tau 1 and without a calibration map."""
+    from ..tracker.tracker import Tracker
+
+    raw = Tracker(runner=runner, config=config.replace(tau=1.0, gate_calibration=None))
+    gt, void = split_void(seq.load_masks())
+    run = track_clip(raw, sequence_clip(seq), keep_labels=False)
+    p, iou = [], []
+    for t, record in enumerate(run.records):
+        for obj_id, obj in record.objects.items():
+            if obj.p_gate is None:
+                continue
+            p.append(obj.p_gate)
+            iou.append(jaccard(gt[t] == obj_id, gt[t - 1] == obj_id, void=void[t] | void[t - 1]))
+    return np.asarray(p), np.asarray(iou)

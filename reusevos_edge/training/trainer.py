@@ -142,12 +142,15 @@ class Trainer:
     ``tracker``: the tracker options stored with every checkpoint (default: the paper's tracker with the
     variant's score-generator schedule). ``programs``: quantization-aware training: the heads run as these
     fake-quantized programs (``reusevos_edge.quant.programs``), whose state every checkpoint carries.
+    ``keep_every``: also keep ``out/epoch_NNN.safetensors`` (+ .json) every this many epochs (0: only
+    ``last``), so the epoch can be chosen afterwards on held-out training sequences.
     """
 
     def __init__(self, *, model: ReuseVOS, data: list[CachedSequence], config: TrainConfig, out: str | Path,
                  progress: bool = True, tracker: TrackerConfig | None = None,
-                 programs: QuantizedPrograms | None = None) -> None:
+                 programs: QuantizedPrograms | None = None, keep_every: int = 0) -> None:
         self.model, self.data, self.cfg, self.out = model, data, config, Path(out)
+        self.keep_every = keep_every
         self.tracker = tracker or tracker_defaults(model, use_bundled=False)
         self.rank, self.world = _world()
         self.programs = programs
@@ -249,6 +252,9 @@ class Trainer:
                                      "observers_frozen_from_epoch": self.cfg.observer_epochs + 1,
                                      "activation_scales": self.programs.activation_scales()}
         save_checkpoint(self.model, self.out / "last.safetensors", extra=extra, quantization=quantization)
+        if self.keep_every > 0 and self.epoch % self.keep_every == 0:
+            save_checkpoint(self.model, self.out / f"epoch_{self.epoch:03d}.safetensors", extra=extra,
+                            quantization=quantization)
         state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "generator": gens,
                  "epoch": self.epoch, "history": self.history}
         atomic_write(self.out / "state.pt", lambda tmp: torch.save(state, tmp))
