@@ -37,8 +37,8 @@ from reusevos_edge.fileio import prepare_output_dir, write_json, write_text
 
 EPOCH_TIE = 0.5
 RADII = (-1, 1, 2)
-TAUS = (0.9, 0.8, 0.7, 0.6, 0.5)
-KEYFRAME_BOUNDS = (1, 2, 3, -1)
+TAUS = (0.95, 0.9, 0.85, 0.8, 0.7)  # on the calibrated scale, where P_gate ~ the IoU of consecutive masks
+KEYFRAME_BOUNDS = (1, 2, -1)
 DELTA_SCALES = (0.0, 1.0)
 MAX_DROP = 1.0
 REUSE_TIE = 0.02
