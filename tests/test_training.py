@@ -370,6 +370,8 @@ def test_cli_resume_without_state_and_bad_size(davis2016_tree, tmp_path, capsys)
     assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--size", "65x96")) == 2
     assert "--size" in capsys.readouterr().err
     assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--size", "big")) == 2
+    assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--keep-every", "-1")) == 2
+    assert "--keep-every -1" in capsys.readouterr().err
 
 
 def test_feature_cache_on_disk_round_trip(davis2016_tree, tmp_path):

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.keep_every < 0:
+        raise InputError(f"--keep-every {args.keep_every}: expected 0 (only last.safetensors) or a number of epochs")
     if args.qat and args.init is None:
         raise InputError("--qat fine-tunes float heads with int8 fake quantization: pass --init FLOAT_CHECKPOINT "
                          "(e.g. the bundled reusevos_edge/weights/lite0.safetensors)")

@@ -9,6 +9,7 @@ from ..data.davis import Sequence
 from ..data.masks_io import split_void
 from ..errors import InputError
 from ..tracker.run import TrackedClip, decision_counts, track_clip
+from ..tracker.tracker import Tracker
 from .jf import evaluate_sequence, jaccard
 from .report import ObjectResult, SequenceResult
 
@@ -39,8 +40,6 @@ def track_and_score(tracker, seq: Sequence, *, progress: bool = True) -> tuple[S
 def gate_pairs(runner, config, seq) -> tuple[np.ndarray, np.ndarray]:
     """(the program's P_gate, IoU of the ground truth with the previous frame's) for every gated
     object-frame of ``seq``, tracked by ``runner`` with ``config`` at tau 1 and without a calibration map."""
-    from ..tracker.tracker import Tracker
-
     raw = Tracker(runner=runner, config=config.replace(tau=1.0, gate_calibration=None))
     gt, void = split_void(seq.load_masks())
     run = track_clip(raw, sequence_clip(seq), keep_labels=False)
