@@ -99,14 +99,14 @@ def load(epoch: int, path: Path, *, size: tuple[int, int], threads: int | None) 
 def score(runner, config, sequences) -> dict:
     """J&F (0-100), reuse rate and per-sequence J&F of ``config`` over ``sequences``."""
     from reusevos_edge.metrics.evaluate import evaluate_one
-    from reusevos_edge.metrics.report import summarize
+    from reusevos_edge.metrics.report import overall_json, sequence_json, summarize
     from reusevos_edge.tracker.tracker import Tracker
 
     tracker = Tracker(runner=runner, config=config)
     results = [evaluate_one(tracker, seq, progress=False) for seq in sequences]
-    overall = summarize(results)
-    return {"jf": round(100 * overall.jf, 3), "reuse_rate": round(overall.reuse_rate, 4),
-            "sequences": {r.name: round(100 * r.jf, 2) for r in results}}
+    overall = overall_json(summarize(results))
+    return {"jf": overall["jf"], "reuse_rate": overall["reuse_rate"],
+            "sequences": {r.name: sequence_json(r)["jf"] for r in results}}
 
 
 def _none(value: int) -> int | None:
@@ -136,7 +136,8 @@ def choose_reuse(rows: list[dict], tau1_jf: float) -> dict | None:
 
 def calibrate(cand: Candidate, fit_seqs, holdout_seqs) -> dict:
     """Rule 3: the map fitted on ``fit_seqs``, judged on ``holdout_seqs``."""
-    from reusevos_edge.metrics.calibration import expected_calibration_error, fit_logit_affine, reliability_bins, spearman
+    from reusevos_edge.metrics.calibration import (expected_calibration_error, fit_logit_affine, logit_affine,
+                                                   reliability_bins, spearman)
     from reusevos_edge.metrics.evaluate import gate_pairs
 
     def pairs(seqs):
@@ -152,7 +153,7 @@ def calibrate(cand: Candidate, fit_seqs, holdout_seqs) -> dict:
         a, b = fit_logit_affine(p_fit, iou_fit)
     except ValueError as exc:  # P_gate does not rise with the IoU: no monotone map; the gate stays raw
         return {**result, "holdout_ece": result["holdout_ece_raw"], "error": str(exc)}
-    mapped = np.vectorize(cand.config.replace(gate_calibration=(a, b)).gate_probability, otypes=[np.float64])(p_hold)
+    mapped = logit_affine(p_hold, a, b)
     return {**result, "a": a, "b": b, "holdout_ece": expected_calibration_error(reliability_bins(mapped, iou_hold))}
 
 
@@ -184,6 +185,8 @@ def run(args: argparse.Namespace) -> dict:
     from reusevos_edge.data.davis import DavisDataset
     from reusevos_edge.model.checkpoint import read_checkpoint_info, save_checkpoint
 
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads {args.threads}: expected at least 1")
     size = parse_size(args.size)
     epochs = kept_epochs(args.run_dir, args.epochs)
     out = args.out_dir or args.run_dir / "selection"
@@ -192,12 +195,15 @@ def run(args: argparse.Namespace) -> dict:
     holdout, fit = data.sequences(split="train-holdout"), data.sequences(split="train-fit")
     sel: dict = {"run_dir": str(args.run_dir), "res": args.res, "size": args.size,
                  "holdout": [s.name for s in holdout], "epochs": []}
+    best: dict[int, Candidate] = {}  # the leading epoch's loaded model, kept for the later steps
     for epoch, path in epochs.items():
         cand = load(epoch, path, size=size, threads=args.threads)
         sel["epochs"].append({"epoch": epoch, **score(cand.runner, cand.config.replace(tau=1.0, locality_radius=1), holdout)})
         print(f"epoch {epoch}: J&F {sel['epochs'][-1]['jf']:.1f}", flush=True)
+        if choose_epoch(sel["epochs"]) == epoch:
+            best = {epoch: cand}
     sel["epoch"] = choose_epoch(sel["epochs"])
-    cand = load(sel["epoch"], epochs[sel["epoch"]], size=size, threads=args.threads)
+    cand = best[sel["epoch"]]
     sel["radii"] = [{"radius": 1, "jf": next(r["jf"] for r in sel["epochs"] if r["epoch"] == sel["epoch"])}]
     for radius in (r for r in RADII if r != 1):
         sel["radii"].append({"radius": radius, **score(cand.runner, cand.config.replace(tau=1.0, locality_radius=_none(radius)), holdout)})

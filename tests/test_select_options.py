@@ -42,6 +42,11 @@ def test_no_kept_epochs_is_one_clear_error(script, tmp_path):
         script.kept_epochs(tmp_path, "3,5")
 
 
+def test_bad_threads_is_one_clear_error(script, tmp_path, capsys):
+    assert script.main(["--davis", str(tmp_path), "--run-dir", str(tmp_path), "--threads", "0"]) == 2
+    assert "--threads 0" in capsys.readouterr().err
+
+
 def test_selects_on_train_holdout_and_writes_the_chosen_options(script, tmp_path, monkeypatch):
     names = [f"s{i:02d}" for i in range(3)]  # train-holdout s00; train-fit s01, s02
     clips = {n: make_clip(num_frames=4, height=48, width=64, speed_px=1.0 + i, seed=i) for i, n in enumerate(names)}
