@@ -8,11 +8,13 @@ measurement is on ``train-holdout`` (``reusevos_edge/data/splits.py``), the gate
 ``train-fit``; val sequences are never read. The rules, fixed before any number is seen:
 
 1. **epoch**: the highest J&F at tau 1 (locality radius 1); within ``EPOCH_TIE`` of the best, the later epoch.
-2. **locality radius** at tau 1, among ``RADII`` (-1 = off): the highest J&F.
-3. **gate calibration**: the map P -> sigmoid(a logit(P) + b) fitted on the ``train-fit`` (P_gate, IoU of
+2. **decoder reach** B (``HeadConfig.residual_bound``, no weight depends on it) at tau 1, among ``BOUNDS``
+   and the bound the run trained at: the highest J&F; within ``BOUND_TIE`` of the best, the larger B.
+3. **locality radius** at tau 1, among ``RADII`` (-1 = off): the highest J&F.
+4. **gate calibration**: the map P -> sigmoid(a logit(P) + b) fitted on the ``train-fit`` (P_gate, IoU of
    consecutive ground-truth masks) pairs at tau 1 (none when P_gate does not rise with the IoU); its ECE and
    Spearman reported on ``train-holdout``.
-4. **reuse options** over ``TAUS`` x ``KEYFRAME_BOUNDS`` x ``DELTA_SCALES``: the highest reuse rate whose
+5. **reuse options** over ``TAUS`` x ``KEYFRAME_BOUNDS`` x ``DELTA_SCALES``: the highest reuse rate whose
    J&F is within ``MAX_DROP`` of tau 1; among settings whose reuse rate is within ``REUSE_TIE`` of that,
    the paper's delta path (delta scale 1) first, then the higher J&F.
 
@@ -36,6 +38,8 @@ from reusevos_edge.errors import InputError
 from reusevos_edge.fileio import prepare_output_dir, write_json, write_text
 
 EPOCH_TIE = 0.5
+BOUNDS = (3.0, 2.0, 1.5, 1.0, 0.5)
+BOUND_TIE = 0.5
 RADII = (-1, 1, 2)
 TAUS = (0.95, 0.9, 0.85, 0.8, 0.7)  # on the calibrated scale, where P_gate ~ the IoU of consecutive masks
 KEYFRAME_BOUNDS = (1, 2, -1)
@@ -119,13 +123,19 @@ def choose_epoch(rows: list[dict]) -> int:
     return max(r["epoch"] for r in rows if r["jf"] >= best - EPOCH_TIE)
 
 
+def choose_bound(rows: list[dict]) -> float:
+    """Rule 2 on rows {"bound", "jf"}."""
+    best = max(r["jf"] for r in rows)
+    return max(r["bound"] for r in rows if r["jf"] >= best - BOUND_TIE)
+
+
 def choose_radius(rows: list[dict]) -> int:
-    """Rule 2 on rows {"radius", "jf"} (the first of equal ones)."""
+    """Rule 3 on rows {"radius", "jf"} (the first of equal ones)."""
     return max(rows, key=lambda r: r["jf"])["radius"]
 
 
 def choose_reuse(rows: list[dict], tau1_jf: float) -> dict | None:
-    """Rule 4 on rows {"tau", "keyframe_bound", "delta_scale", "jf", "reuse_rate"}; None when no row qualifies."""
+    """Rule 5 on rows {"tau", "keyframe_bound", "delta_scale", "jf", "reuse_rate"}; None when no row qualifies."""
     ok = [r for r in rows if r["jf"] >= tau1_jf - MAX_DROP]
     if not ok:
         return None
@@ -135,7 +145,7 @@ def choose_reuse(rows: list[dict], tau1_jf: float) -> dict | None:
 
 
 def calibrate(cand: Candidate, fit_seqs, holdout_seqs) -> dict:
-    """Rule 3: the map fitted on ``fit_seqs``, judged on ``holdout_seqs``."""
+    """Rule 4: the map fitted on ``fit_seqs``, judged on ``holdout_seqs``."""
     from reusevos_edge.metrics.calibration import (expected_calibration_error, fit_logit_affine, logit_affine,
                                                    reliability_bins, spearman)
     from reusevos_edge.metrics.evaluate import gate_pairs
@@ -161,15 +171,18 @@ def markdown(sel: dict) -> str:
     lines = ["# Options chosen on train-holdout", "", f"run `{sel['run_dir']}`; rules in `benchmarks/select_options.py`", "",
              "## 1. epoch (tau 1, locality radius 1)", "", "| epoch | J&F |", "|---:|---:|"]
     lines += [f"| {r['epoch']} | {r['jf']:.1f} |" for r in sel["epochs"]]
-    lines += ["", f"chosen: **epoch {sel['epoch']}**", "", "## 2. locality radius (tau 1)", "", "| radius | J&F |", "|---:|---:|"]
+    lines += ["", f"chosen: **epoch {sel['epoch']}**", "", "## 2. decoder reach B (tau 1, locality radius 1)", "",
+              "| B | J&F |", "|---:|---:|"]
+    lines += [f"| {r['bound']:g} | {r['jf']:.1f} |" for r in sel["bounds"]]
+    lines += ["", f"chosen: **B = {sel['bound']:g}**", "", "## 3. locality radius (tau 1)", "", "| radius | J&F |", "|---:|---:|"]
     lines += [f"| {r['radius']} | {r['jf']:.1f} |" for r in sel["radii"]]
     cal = sel["calibration"]
     fitted = (f"a = {cal['a']:.4f}, b = {cal['b']:.4f} on {cal['fit_pairs']} train-fit pairs" if cal["a"] is not None
               else f"no map ({cal['error']})")
-    lines += ["", f"chosen: **{sel['radius']}** (-1 = off)", "", "## 3. gate calibration",
+    lines += ["", f"chosen: **{sel['radius']}** (-1 = off)", "", "## 4. gate calibration",
               "", f"{fitted}; train-holdout ECE {cal['holdout_ece_raw']:.3f} -> {cal['holdout_ece']:.3f}, "
               f"Spearman {cal['holdout_spearman']:.3f}",
-              "", "## 4. reuse options", "", "| tau | keyframe bound | delta scale | J&F | reuse rate |", "|---:|---:|---:|---:|---:|"]
+              "", "## 5. reuse options", "", "| tau | keyframe bound | delta scale | J&F | reuse rate |", "|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['tau']:.2f} | {r['keyframe_bound']} | {r['delta_scale']:g} | {r['jf']:.1f} | {r['reuse_rate']:.3f} |"
               for r in sel["reuse"]]
     pick = sel["reuse_choice"]
@@ -204,7 +217,16 @@ def run(args: argparse.Namespace) -> dict:
             best = {epoch: cand}
     sel["epoch"] = choose_epoch(sel["epochs"])
     cand = best[sel["epoch"]]
-    sel["radii"] = [{"radius": 1, "jf": next(r["jf"] for r in sel["epochs"] if r["epoch"] == sel["epoch"])}]
+    model = cand.runner.model
+    sel["bounds"] = [{"bound": model.config.head.residual_bound,
+                      "jf": next(r["jf"] for r in sel["epochs"] if r["epoch"] == sel["epoch"])}]
+    for bound in (b for b in BOUNDS if b != sel["bounds"][0]["bound"]):
+        model.set_residual_bound(bound)
+        sel["bounds"].append({"bound": bound, **score(cand.runner, cand.config.replace(tau=1.0, locality_radius=1), holdout)})
+        print(f"decoder reach {bound:g}: J&F {sel['bounds'][-1]['jf']:.1f}", flush=True)
+    sel["bound"] = choose_bound(sel["bounds"])
+    model.set_residual_bound(sel["bound"])
+    sel["radii"] = [{"radius": 1, "jf": next(r["jf"] for r in sel["bounds"] if r["bound"] == sel["bound"])}]
     for radius in (r for r in RADII if r != 1):
         sel["radii"].append({"radius": radius, **score(cand.runner, cand.config.replace(tau=1.0, locality_radius=_none(radius)), holdout)})
         print(f"radius {radius}: J&F {sel['radii'][-1]['jf']:.1f}", flush=True)
@@ -231,7 +253,8 @@ def run(args: argparse.Namespace) -> dict:
     info = read_checkpoint_info(cand.path)
     extra = {k: v for k, v in info.items() if k not in ("variant", "config")}
     save_checkpoint(cand.runner.model, out / "selected.safetensors",
-                    extra={**extra, "tracker": sel["tracker"], "selection": {"epoch": sel["epoch"], "rules": "benchmarks/select_options.py"}})
+                    extra={**extra, "tracker": sel["tracker"], "selection": {
+                        "epoch": sel["epoch"], "residual_bound": sel["bound"], "rules": "benchmarks/select_options.py"}})
     write_json(out / "selection.json", sel)
     write_text(out / "selection.md", markdown(sel))
     print(markdown(sel))

@@ -46,3 +46,13 @@ def test_decoder_cannot_veto_a_confident_score():
     logits = _run(net, score)
     torch.testing.assert_close(logits, _prior(score) - RESIDUAL_BOUND)
     assert bool((logits > 0).all())  # a score of 1 stays object: 8 * 0.5 - 3 > 0
+
+
+def test_bound_is_the_decoders_reach():
+    """B = 1: the same saturated decoder moves the logits by 1, not 3."""
+    net = _net()
+    net.bound = 1.0
+    with torch.no_grad():
+        net.head2.bias.fill_(-1e4)
+    score = torch.rand(1, 1, 4, 6)
+    torch.testing.assert_close(_run(net, score), _prior(score) - 1.0)

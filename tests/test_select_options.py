@@ -26,6 +26,12 @@ def test_epoch_rule_prefers_the_later_of_near_ties(script):
     assert script.choose_epoch(rows[:2]) == 6
 
 
+def test_bound_rule_prefers_the_larger_reach_of_near_ties(script):
+    rows = [{"bound": 3.0, "jf": 55.1}, {"bound": 2.0, "jf": 57.4}, {"bound": 1.0, "jf": 61.7}, {"bound": 1.5, "jf": 61.3}]
+    assert script.choose_bound(rows) == 1.5
+    assert script.choose_bound(rows[:3]) == 1.0
+
+
 def test_reuse_rule_most_reuse_within_the_drop_then_the_paper_path(script):
     row = lambda tau, ds, jf, reuse: {"tau": tau, "keyframe_bound": 1, "delta_scale": ds, "jf": jf, "reuse_rate": reuse}  # noqa: E731
     rows = [row(0.8, 0.0, 80.0, 0.20), row(0.6, 0.0, 79.3, 0.50), row(0.6, 1.0, 79.1, 0.49), row(0.5, 0.0, 78.0, 0.70)]
@@ -58,6 +64,7 @@ def test_selects_on_train_holdout_and_writes_the_chosen_options(script, tmp_path
     assert sorted(p.name for p in run.glob("epoch_*.safetensors")) == ["epoch_001.safetensors", "epoch_002.safetensors"]
     monkeypatch.setattr(script, "TAUS", (0.5,))
     monkeypatch.setattr(script, "KEYFRAME_BOUNDS", (1, -1))
+    monkeypatch.setattr(script, "BOUNDS", (3.0, 1.0))
     assert script.main(["--davis", str(root), "--res", "480p", "--run-dir", str(run), "--size", "64x96"]) == 0
     sel = json.loads((run / "selection" / "selection.json").read_text())
     assert sel["holdout"] == ["s00"] and [r["epoch"] for r in sel["epochs"]] == [1, 2]
@@ -65,6 +72,8 @@ def test_selects_on_train_holdout_and_writes_the_chosen_options(script, tmp_path
     model = build_model("tiny", checkpoint=run / "selection" / "selected.safetensors", use_default_checkpoint=False)
     chosen = tracker_defaults(model, checkpoint=run / "selection" / "selected.safetensors")
     assert chosen.to_json() == sel["tracker"]
+    assert [r["bound"] for r in sel["bounds"]] == [3.0, 1.0] and sel["bound"] == script.choose_bound(sel["bounds"])
+    assert model.refine_shallow.bound == sel["bound"]
     cal = sel["calibration"]
     assert chosen.gate_calibration == (None if cal["a"] is None else (cal["a"], cal["b"]))
-    assert "## 4. reuse options" in (run / "selection" / "selection.md").read_text()
+    assert "## 5. reuse options" in (run / "selection" / "selection.md").read_text()

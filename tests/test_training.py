@@ -372,6 +372,15 @@ def test_cli_resume_without_state_and_bad_size(davis2016_tree, tmp_path, capsys)
     assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--size", "big")) == 2
     assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--keep-every", "-1")) == 2
     assert "--keep-every -1" in capsys.readouterr().err
+    assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--residual-bound", "0")) == 2
+    assert "--residual-bound 0.0" in capsys.readouterr().err
+
+
+def test_cli_residual_bound_trains_and_is_recorded(davis2016_tree, tmp_path):
+    out = tmp_path / "run"
+    assert train_main(_cli_args(davis2016_tree, out, "--residual-bound", "1")) == 0
+    assert json.loads((out / "last.json").read_text())["config"]["head"]["residual_bound"] == 1.0
+    assert build_model("tiny", checkpoint=out / "last.safetensors", use_default_checkpoint=False).refine_shallow.bound == 1.0
 
 
 def test_feature_cache_on_disk_round_trip(davis2016_tree, tmp_path):

@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None,
                    help="keep backbone features and first-frame fits here and reuse them in later runs")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--residual-bound", type=float, default=None, metavar="B",
+                   help="the decoder's reach in logits around the score prior (default: the --init checkpoint's, else 3)")
     p.add_argument("--keep-every", type=int, default=0, metavar="N",
                    help="also keep OUT/epoch_NNN.safetensors every N epochs (choose the epoch on train-holdout)")
     for name, value in vars(d).items():
@@ -64,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     if args.keep_every < 0:
         raise InputError(f"--keep-every {args.keep_every}: expected 0 (only last.safetensors) or a number of epochs")
+    if args.residual_bound is not None and not 0 < args.residual_bound < float("inf"):
+        raise InputError(f"--residual-bound {args.residual_bound}: expected a positive number of logits")
     if args.qat and args.init is None:
         raise InputError("--qat fine-tunes float heads with int8 fake quantization: pass --init FLOAT_CHECKPOINT "
                          "(e.g. the bundled reusevos_edge/weights/lite0.safetensors)")
@@ -73,6 +77,8 @@ def run(args: argparse.Namespace) -> None:
     height, width = parse_size(args.size)
     cfg = TrainConfig(**{k: getattr(args, k) for k in vars(TrainConfig())})
     model = build_model(args.model, checkpoint=args.init, use_default_checkpoint=False, seed=cfg.seed)
+    if args.residual_bound is not None:
+        model.set_residual_bound(args.residual_bound)
     dataset = DavisDataset(root=args.davis, res=args.res)
     names = args.sequences.split(",") if args.sequences else None
     seqs = dataset.sequences(split=args.split, names=names)

@@ -9,6 +9,7 @@ import torch
 
 from ..errors import InputError
 from ..fileio import atomic_write, write_json
+from .config import HeadConfig
 from .reusevos import BACKBONE_PREFIXES, ReuseVOS
 
 
@@ -75,6 +76,7 @@ def load_checkpoint(model: ReuseVOS, path: str | Path, *, quantized: bool = Fals
     Every head tensor must be present with the right shape and nothing unexpected may appear.
     Backbone tensors are all-or-nothing: absent keeps the backbone as built (ImageNet for lite0).
     A QAT checkpoint (quantization state inside) loads only with ``quantized`` (int8 export and training).
+    The decoder's reach recorded in its JSON (``config.head.residual_bound``) is applied too.
     """
     path = Path(path)
     tensors, meta = _read_tensors(path)
@@ -106,10 +108,25 @@ def load_checkpoint(model: ReuseVOS, path: str | Path, *, quantized: bool = Fals
         parts = [f"missing keys {missing[:6]}" * bool(missing), f"unexpected keys {unexpected[:6]}" * bool(unexpected),
                  f"wrong shapes {wrong[:6]}" * bool(wrong)]
         raise InputError(f"checkpoint {path} does not fit model '{model.config.name}': " + "; ".join(p for p in parts if p))
+    bound = _recorded_bound(path)
     with torch.no_grad():
         for k in required:
             expected[k].copy_(tensors[k])
+    if bound is not None:
+        model.set_residual_bound(bound)
     return quant
+
+
+def _recorded_bound(path: Path) -> float | None:
+    """The decoder's reach recorded in the checkpoint's JSON (``config.head.residual_bound``), if any."""
+    recorded = ((read_checkpoint_info(path).get("config") or {}).get("head") or {}).get("residual_bound")
+    if recorded is None:
+        return None
+    try:
+        HeadConfig(residual_bound=recorded)
+    except ValueError as exc:
+        raise InputError(f"checkpoint info {path.with_suffix('.json')}: config.head.{exc}") from None
+    return float(recorded)
 
 
 def read_quantization(path: str | Path) -> dict[str, torch.Tensor]:

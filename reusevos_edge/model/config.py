@@ -46,6 +46,8 @@ class HeadConfig:
 
     deep_ch: refinement width at f32/f16, also the channels of the stored refined feature R.
     shallow_ch: refinement widths at f8 and f4 (these stages run on every frame).
+    residual_bound: B, the decoder's reach in logits around the score prior (``RefineShallow``): the only
+      field that changes no tensor, so a checkpoint's JSON may set it (``build_model`` reads it there).
     """
 
     proj_ch: int = 96
@@ -58,6 +60,12 @@ class HeadConfig:
     gate_hidden: int = 16
     translator_ch: int = 48
     gate_open_init: float = 0.15
+    residual_bound: float = 3.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.residual_bound, (int, float)) or isinstance(self.residual_bound, bool) \
+                or not 0.0 < self.residual_bound < float("inf"):
+            raise ValueError(f"residual_bound={self.residual_bound!r}: expected a positive number of logits")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ def weights_fingerprint(model) -> str:
 
     Integer buffers (BatchNorm's ``num_batches_tracked``) are left out: checkpoints do not store them, so
     a model fresh from training and the same weights reloaded from its checkpoint get one fingerprint.
+    The decoder's reach (``config.head.residual_bound``) is no tensor but changes what the programs compute:
+    it is hashed too where it differs from the original 3.0 (so fingerprints taken before it existed hold).
     """
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
@@ -32,6 +34,9 @@ def weights_fingerprint(model) -> str:
             continue
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    bound = model.config.head.residual_bound
+    if bound != 3.0:
+        digest.update(f"residual_bound={float(bound)!r}".encode())
     return digest.hexdigest()
 
 

@@ -6,6 +6,8 @@ The tracker never calls this module as a whole: it calls the subgraphs built fro
 
 from __future__ import annotations
 
+import dataclasses
+
 from torch import nn
 
 from .config import ModelConfig
@@ -34,9 +36,15 @@ class ReuseVOS(nn.Module):
         self.delta_generator = DeltaGenerator(ch=h.tm_ch)
         self.refine_deep = RefineDeep(c16=c["f16"], c32=c["f32"], ch=h.deep_ch)
         self.refine_shallow = RefineShallow(
-            c4=c["f4"], c8=c["f8"], deep_ch=h.deep_ch, ch8=h.shallow_ch[0], ch4=h.shallow_ch[1], head_ch=h.head_ch
+            c4=c["f4"], c8=c["f8"], deep_ch=h.deep_ch, ch8=h.shallow_ch[0], ch4=h.shallow_ch[1], head_ch=h.head_ch,
+            bound=h.residual_bound,
         )
         self.translator = RefineTranslator(ch=h.deep_ch, mid=h.translator_ch)
+
+    def set_residual_bound(self, bound: float) -> None:
+        """Read the decoder at reach ``bound`` (logits) from now on; recorded in the config (and so in checkpoints)."""
+        self.config = dataclasses.replace(self.config, head=dataclasses.replace(self.config.head, residual_bound=bound))
+        self.refine_shallow.bound = float(bound)
 
     def head_state_dict(self) -> dict:
         """Everything but the backbone: what training changes and what a head checkpoint stores."""
