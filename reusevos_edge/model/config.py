@@ -47,7 +47,7 @@ class HeadConfig:
     deep_ch: refinement width at f32/f16, also the channels of the stored refined feature R.
     shallow_ch: refinement widths at f8 and f4 (these stages run on every frame).
     residual_bound: B, the decoder's reach in logits around the score prior (``RefineShallow``): the only
-      field that changes no tensor, so a checkpoint's JSON may set it (``build_model`` reads it there).
+      field that changes no tensor, so a checkpoint's JSON may set it (``load_checkpoint`` applies it).
     """
 
     proj_ch: int = 96

@@ -12,6 +12,7 @@ import hashlib
 import logging
 
 from ..errors import InputError
+from .config import HeadConfig
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def weights_fingerprint(model) -> str:
     Integer buffers (BatchNorm's ``num_batches_tracked``) are left out: checkpoints do not store them, so
     a model fresh from training and the same weights reloaded from its checkpoint get one fingerprint.
     The decoder's reach (``config.head.residual_bound``) is no tensor but changes what the programs compute:
-    it is hashed too where it differs from the original 3.0 (so fingerprints taken before it existed hold).
+    it is hashed too where it differs from the default 3 (so fingerprints taken before it existed hold).
     """
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
@@ -35,7 +36,7 @@ def weights_fingerprint(model) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     bound = model.config.head.residual_bound
-    if bound != 3.0:
+    if bound != HeadConfig.residual_bound:
         digest.update(f"residual_bound={float(bound)!r}".encode())
     return digest.hexdigest()
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .config import HeadConfig
 from .layers import resize_to, upsample2
 from .refine_blocks import RefineStage
 
 PRIOR_GAIN = 8.0  # G: logit per unit of score
-RESIDUAL_BOUND = 3.0  # B by default: the decoder's reach in logits (a score of 0.5 +- 3/8 can be overturned)
+RESIDUAL_BOUND = HeadConfig.residual_bound  # B by default: the decoder's reach in logits (3: 0.5 +- 3/8 can be overturned)
 
 
 class RefineDeep(nn.Module):
