@@ -22,6 +22,7 @@ from ..data.davis import DavisDataset
 from ..data.paste import pasted_sequences
 from ..errors import InputError
 from ..fileio import prepare_output_dir
+from ..model.config import HeadConfig
 from ..model.registry import DEFAULT_MODEL, build_model, parse_size
 from ..training.feature_cache import cache_dataset
 from ..training.trainer import TrainConfig, Trainer, init_distributed
@@ -66,8 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     if args.keep_every < 0:
         raise InputError(f"--keep-every {args.keep_every}: expected 0 (only last.safetensors) or a number of epochs")
-    if args.residual_bound is not None and not 0 < args.residual_bound < float("inf"):
-        raise InputError(f"--residual-bound {args.residual_bound}: expected a positive number of logits")
+    if args.residual_bound is not None:
+        try:
+            HeadConfig(residual_bound=args.residual_bound)
+        except ValueError as exc:
+            raise InputError(f"--residual-bound {args.residual_bound}: {exc}") from None
     if args.qat and args.init is None:
         raise InputError("--qat fine-tunes float heads with int8 fake quantization: pass --init FLOAT_CHECKPOINT "
                          "(e.g. the bundled reusevos_edge/weights/lite0.safetensors)")
