@@ -12,6 +12,8 @@ from ..fileio import atomic_write, write_json
 from .config import HeadConfig
 from .reusevos import BACKBONE_PREFIXES, ReuseVOS
 
+RECORDED_HEAD_FIELDS = ("residual_bound", "gate", "gate_window")  # head fields a checkpoint's JSON sets
+
 
 QUANT_PREFIX = "quant."  # int8 quantization state (``reusevos_edge.quant.programs``) in a QAT checkpoint
 
@@ -76,10 +78,12 @@ def load_checkpoint(model: ReuseVOS, path: str | Path, *, quantized: bool = Fals
     Every head tensor must be present with the right shape and nothing unexpected may appear.
     Backbone tensors are all-or-nothing: absent keeps the backbone as built (ImageNet for lite0).
     A QAT checkpoint (quantization state inside) loads only with ``quantized`` (int8 export and training).
-    The decoder's reach recorded in its JSON (``config.head.residual_bound``) is applied too.
+    The head fields recorded in its JSON are applied too: the decoder's reach (``config.head.residual_bound``)
+    and the gate it was trained with (``config.head.gate``, ``gate_window``; built before the tensors load).
     """
     path = Path(path)
     tensors, meta = _read_tensors(path)
+    head = _recorded_head(path)
     quant = {k: v for k, v in tensors.items() if k.startswith(QUANT_PREFIX)}
     if quant and not quantized:
         raise InputError(f"checkpoint {path} is an int8 QAT checkpoint (reusevos-train --qat): it is exported with "
@@ -92,6 +96,8 @@ def load_checkpoint(model: ReuseVOS, path: str | Path, *, quantized: bool = Fals
     variant = meta.get("variant")
     if variant and variant != model.config.name:
         raise InputError(f"checkpoint {path}: made for model '{variant}', not '{model.config.name}'")
+    if "gate" in head:
+        model.set_gate(head["gate"], window=head.get("gate_window", HeadConfig.gate_window))
     expected = {k: v for k, v in model.state_dict().items() if v.dtype != torch.long}
     backbone = {k for k in expected if k.startswith(BACKBONE_PREFIXES)}
     required = set(expected) - backbone if not backbone & set(tensors) else set(expected)
@@ -108,25 +114,24 @@ def load_checkpoint(model: ReuseVOS, path: str | Path, *, quantized: bool = Fals
         parts = [f"missing keys {missing[:6]}" * bool(missing), f"unexpected keys {unexpected[:6]}" * bool(unexpected),
                  f"wrong shapes {wrong[:6]}" * bool(wrong)]
         raise InputError(f"checkpoint {path} does not fit model '{model.config.name}': " + "; ".join(p for p in parts if p))
-    bound = _recorded_bound(path)
     with torch.no_grad():
         for k in required:
             expected[k].copy_(tensors[k])
-    if bound is not None:
-        model.set_residual_bound(bound)
+    if "residual_bound" in head:
+        model.set_residual_bound(float(head["residual_bound"]))
     return quant
 
 
-def _recorded_bound(path: Path) -> float | None:
-    """The decoder's reach recorded in the checkpoint's JSON (``config.head.residual_bound``), if any."""
-    recorded = ((read_checkpoint_info(path).get("config") or {}).get("head") or {}).get("residual_bound")
-    if recorded is None:
-        return None
+def _recorded_head(path: Path) -> dict:
+    """The head fields a checkpoint's JSON may set (``config.head``: residual_bound, gate, gate_window),
+    validated by HeadConfig's own rules; {} for a checkpoint that records none."""
+    recorded = (read_checkpoint_info(path).get("config") or {}).get("head") or {}
+    fields = {k: recorded[k] for k in RECORDED_HEAD_FIELDS if k in recorded}
     try:
-        HeadConfig(residual_bound=recorded)
-    except ValueError as exc:
+        HeadConfig(**fields)
+    except (ValueError, TypeError) as exc:
         raise InputError(f"checkpoint info {path.with_suffix('.json')}: config.head.{exc}") from None
-    return float(recorded)
+    return fields
 
 
 def read_quantization(path: str | Path) -> dict[str, torch.Tensor]:

@@ -40,14 +40,20 @@ class ScoreFitConfig:
         return self.init_cg_iters[-1]
 
 
+GATES = ("frame", "object")
+
+
 @dataclass(frozen=True)
 class HeadConfig:
     """Widths of the score generator, refinement network and reuse modules.
 
     deep_ch: refinement width at f32/f16, also the channels of the stored refined feature R.
     shallow_ch: refinement widths at f8 and f4 (these stages run on every frame).
-    residual_bound: B, the decoder's reach in logits around the score prior (``RefineShallow``): the only
-      field that changes no tensor, so a checkpoint's JSON may set it (``load_checkpoint`` applies it).
+    residual_bound: B, the decoder's reach in logits around the score prior (``RefineShallow``): it changes
+      no tensor, so a checkpoint's JSON may set it (``load_checkpoint`` applies it).
+    gate: which reuse gate reads D_t: "frame", the paper's (pooled over the whole frame, conv layers), or
+      "object" (pooled inside the previous score's region grown by ``gate_window`` cells at 1/8, one linear
+      layer: ``reuse_gate.ObjectGate``). A checkpoint's JSON names its gate; ``load_checkpoint`` builds it.
     """
 
     proj_ch: int = 96
@@ -61,8 +67,14 @@ class HeadConfig:
     translator_ch: int = 48
     gate_open_init: float = 0.15
     residual_bound: float = 3.0
+    gate: str = "frame"
+    gate_window: int = 4
 
     def __post_init__(self) -> None:
+        if self.gate not in GATES:
+            raise ValueError(f"gate={self.gate!r}: expected one of {', '.join(GATES)}")
+        if not isinstance(self.gate_window, int) or isinstance(self.gate_window, bool) or not 0 <= self.gate_window <= 32:
+            raise ValueError(f"gate_window={self.gate_window!r}: expected an integer number of 1/8 cells in 0..32")
         if not isinstance(self.residual_bound, (int, float)) or isinstance(self.residual_bound, bool) \
                 or not 0.0 < self.residual_bound < float("inf"):
             raise ValueError(f"residual_bound={self.residual_bound!r}: expected a positive number of logits")

@@ -26,8 +26,9 @@ def weights_fingerprint(model) -> str:
 
     Integer buffers (BatchNorm's ``num_batches_tracked``) are left out: checkpoints do not store them, so
     a model fresh from training and the same weights reloaded from its checkpoint get one fingerprint.
-    The decoder's reach (``config.head.residual_bound``) is no tensor but changes what the programs compute:
-    it is hashed too where it differs from the default 3 (so fingerprints taken before it existed hold).
+    The decoder's reach (``config.head.residual_bound``) and the object gate's window are no tensors but
+    change what the programs compute: each is hashed too where it differs from the default (so fingerprints
+    taken before they existed hold).
     """
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
@@ -38,6 +39,8 @@ def weights_fingerprint(model) -> str:
     bound = model.config.head.residual_bound
     if bound != HeadConfig.residual_bound:
         digest.update(f"residual_bound={float(bound)!r}".encode())
+    if model.config.head.gate == "object":
+        digest.update(f"gate_window={model.config.head.gate_window}".encode())
     return digest.hexdigest()
 
 

@@ -10,10 +10,10 @@ import dataclasses
 
 from torch import nn
 
-from .config import ModelConfig
+from .config import HeadConfig, ModelConfig
 from .refine import RefineDeep, RefineShallow
 from .refine_translator import RefineTranslator
-from .reuse_gate import DeltaGenerator, ReuseGate
+from .reuse_gate import DeltaGenerator, ObjectGate, ReuseGate
 from .score_generator import ScoreGenerator
 from .template_matching import TemplateBuilder, TemplateMatcher
 
@@ -32,7 +32,7 @@ class ReuseVOS(nn.Module):
         self.score_generator = ScoreGenerator(in_ch=c["f16"], proj_ch=h.proj_ch, fit=config.fit)
         self.template_builder = TemplateBuilder(c8=c["f8"], ch=h.tm_ch, groups=h.tm_groups)
         self.matcher = TemplateMatcher(c8=c["f8"], ch=h.tm_ch, groups=h.tm_groups, blend_groups=h.blend_groups)
-        self.gate = ReuseGate(ch=h.tm_ch, hidden=h.gate_hidden, open_init=h.gate_open_init)
+        self.gate = make_gate(h)
         self.delta_generator = DeltaGenerator(ch=h.tm_ch)
         self.refine_deep = RefineDeep(c16=c["f16"], c32=c["f32"], ch=h.deep_ch)
         self.refine_shallow = RefineShallow(
@@ -46,6 +46,14 @@ class ReuseVOS(nn.Module):
         self.config = dataclasses.replace(self.config, head=dataclasses.replace(self.config.head, residual_bound=bound))
         self.refine_shallow.bound = float(bound)
 
+    def set_gate(self, kind: str, *, window: int) -> None:
+        """Use gate ``kind`` ("frame" or "object", ``HeadConfig.gate``) from now on, freshly initialised unless
+        it is the gate already there; recorded in the config (and so in checkpoints)."""
+        head = dataclasses.replace(self.config.head, gate=kind, gate_window=window)
+        if (head.gate, head.gate_window) != (self.config.head.gate, self.config.head.gate_window):
+            self.gate = make_gate(head)
+        self.config = dataclasses.replace(self.config, head=head)
+
     def head_state_dict(self) -> dict:
         """Everything but the backbone: what training changes and what a head checkpoint stores."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith(BACKBONE_PREFIXES)}
@@ -53,3 +61,10 @@ class ReuseVOS(nn.Module):
     def backbone_parameters(self):
         yield from self.backbone_low.parameters()
         yield from self.backbone_high.parameters()
+
+
+def make_gate(h: HeadConfig) -> nn.Module:
+    """The reuse gate ``h.gate`` names, at its initialisation."""
+    if h.gate == "object":
+        return ObjectGate(ch=h.tm_ch, window=h.gate_window, open_init=h.gate_open_init)
+    return ReuseGate(ch=h.tm_ch, hidden=h.gate_hidden, open_init=h.gate_open_init)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import InputError
+from .layers import resize_to
 from .reusevos import ReuseVOS
 from .subgraph import Subgraph, TensorSpec
 
@@ -91,7 +92,7 @@ class MatchGate(nn.Module):
 
     def forward(self, f8, prev_score, template):
         d = self.matcher(f8, prev_score, template)
-        return self.gate(d), self.delta(d)
+        return self.gate(d, resize_to(prev_score, f8)), self.delta(d)
 
 
 class RefineDeepProgram(nn.Module):
