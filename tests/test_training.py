@@ -225,6 +225,26 @@ def test_unroll_clip_gating_and_grads(data):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in head_parameters(model))
 
 
+def test_shadow_reuse_trains_the_reuse_path_on_computed_frames(data):
+    """With the gate never reusing, only shadow_reuse gives the translator a gradient; it adds one mask loss
+    per computed frame, and reuses states drawn from the clip's earlier computed frames (``gen``)."""
+    model = _tiny()
+    model.train()
+    seq, idx = data[0], [0, 1, 2, 3]
+    for shadow in (False, True):
+        model.zero_grad(set_to_none=True)
+        losses = unroll_clip(model, seq, idx, tau=1.1, m=0.5, m2=0.0, shadow_reuse=shadow,
+                             gen=torch.Generator().manual_seed(0))
+        assert losses.reused == 0
+        losses.total.backward()
+        grads = [p.grad for p in model.translator.parameters()]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads) == shadow
+    plain = float(unroll_clip(model, seq, idx, tau=1.1, m=0.5, m2=0.0).bce)
+    runs = {float(unroll_clip(model, seq, idx, tau=1.1, m=0.5, m2=0.0, shadow_reuse=True,
+                              gen=torch.Generator().manual_seed(s)).bce) for s in range(6)}
+    assert len(runs) > 1 and plain not in runs  # the drawn state varies; the loss is not the plain one
+
+
 def test_score_jitter_scales_only_computed_scores(data):
     """Jitter changes the computed path's loss, is reproducible for one generator seed, and is off at 0."""
     model = _tiny()

@@ -43,6 +43,8 @@ class TrainConfig:
     model's reuse decisions (the int8 export is judged by agreeing with them).
     pasted: this many synthetic clips (:mod:`reusevos_edge.data.paste`, drawn from the training sequences
     with ``seed``) join the training sequences; clips are drawn uniformly over all of them.
+    shadow_reuse: every computed frame also trains the reuse path from an earlier computed state of the clip
+    (see ``unroll_clip``).
     """
 
     epochs: int = 260
@@ -67,6 +69,7 @@ class TrainConfig:
     observer_epochs: int = 1
     gate_teacher: bool = True
     pasted: int = 0
+    shadow_reuse: bool = False
     seed: int = 0
 
 
@@ -222,7 +225,7 @@ class Trainer:
             losses = unroll_clip(self.model, seq, clip, tau=cfg.tau, m=m, m2=cfg.m2, flip=flip,
                                  score_jitter=cfg.score_jitter, seed_perturb=cfg.seed_perturb, gen=self.gen,
                                  heads=self.programs.heads() if self.programs is not None else None,
-                                 teacher=self.teacher)
+                                 teacher=self.teacher, shadow_reuse=cfg.shadow_reuse)
             (losses.total / cfg.batch).backward()
             for t in TERMS:
                 sums[t] += float(getattr(losses, t).detach())

@@ -83,10 +83,20 @@ def perturb_label16(label16: torch.Tensor, gen: torch.Generator) -> torch.Tensor
     return shift(label16, _randint(-2, 2, gen), _randint(-2, 2, gen))
 
 
+def _shadow_reuse_loss(heads: Mapping[str, Callable], fr: dict, template: torch.Tensor,
+                       history: list[tuple[torch.Tensor, torch.Tensor]], gen: torch.Generator | None) -> torch.Tensor:
+    """Mask loss of the reuse path on frame ``fr`` from a computed state drawn from ``history`` (see unroll_clip)."""
+    score0, refined0 = history[_randint(0, len(history) - 1, gen)]
+    _, delta = heads["match_gate"](fr["f8"], score0, template)
+    (refined,) = heads["refine_translate"](refined0, delta)
+    (logits,) = heads["refine_shallow"](fr["f4"], fr["f8"], refined, score0 + delta)
+    return mask_loss(logits, fr["mask"])
+
+
 def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int], *, tau: float, m: float, m2: float,
                 flip: bool = False, score_jitter: float = 0.0, seed_perturb: float = 0.0,
                 gen: torch.Generator | None = None, heads: Mapping[str, Callable] | None = None,
-                teacher: Mapping[str, Callable] | None = None) -> ClipLosses:
+                teacher: Mapping[str, Callable] | None = None, shadow_reuse: bool = False) -> ClipLosses:
     """Run the clip: the init frame fits the score generator (without grad) and builds the template; the
     seed frame's label gives S and R; tracked frames are gated with ``P_gate >= tau`` as in the paper's
     training. Loss = BCE + MSE(delta) + gate-probability.
@@ -102,6 +112,11 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int]
     teacher: frozen float heads (``template_build``, ``match_gate``) whose P_gate on the same inputs is the
     gate's target, (P_gate - P_teacher)^2, instead of the IoU-margin loss: QAT keeps the float model's
     reuse decisions rather than re-learning them (:func:`~.losses.gate_teacher_loss`).
+    shadow_reuse: every computed frame also runs the reuse path, from the state of a computed frame drawn
+    uniformly among this clip's earlier ones (``gen``; the seed's included), with the delta this frame's gate
+    program gives for that state, and its mask loss joins the BCE. The translator and the decoder's reuse
+    inputs then learn on every frame, and from states up to a clip's length old (the chains a tracker forms),
+    not only on the few frames the gate reuses (5-10 % at training tau 0.9).
     """
     clip = clip if isinstance(clip, ClipPlan) else ClipPlan.contiguous(list(clip))
     heads = heads if heads is not None else head_programs(model)
@@ -117,6 +132,7 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int]
         state16 = perturb_label16(state16, gen)
     prev_score, last_mask = state16, seed["mask"]
     (prev_refined,) = heads["refine_deep"](seed["f16"], seed["f32"], prev_score)
+    history = [(prev_score, prev_refined)]  # computed states, oldest first (shadow_reuse)
     bce, dl, gl, reused = [], [], [], 0
     for i in clip.frames:
         fr = frame_tensors(seq, i, flip)
@@ -138,7 +154,10 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int]
                 if score_jitter > 0:
                     score = score * (1.0 + score_jitter * (2.0 * float(torch.rand(1, generator=gen)) - 1.0))
             (refined,) = heads["refine_deep"](fr["f16"], fr["f32"], score)
+            if shadow_reuse:
+                bce.append(_shadow_reuse_loss(heads, fr, template, history, gen))
             prev_score, prev_refined, last_mask = score, refined, fr["mask"]
+            history.append((prev_score, prev_refined))
         (logits,) = heads["refine_shallow"](fr["f4"], fr["f8"], refined, score)
         bce.append(mask_loss(logits, fr["mask"]))
     mean = lambda xs: torch.stack(xs).mean()  # noqa: E731
