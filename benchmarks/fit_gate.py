@@ -71,39 +71,32 @@ class _Capture:
 
 
 def collect(setup, sequences, *, windows=WINDOWS) -> GatePairs:
-    """Track every sequence at tau 1 and turn each gated object-frame into features and a target."""
+    """Track every sequence at tau 1 (``gate_pairs``: its pairs' IoU is the target) and turn the gate's inputs
+    on each gated object-frame, in the same order, into every window's features."""
     import torch
 
-    from reusevos_edge.data.clip import sequence_clip
-    from reusevos_edge.data.masks_io import split_void
-    from reusevos_edge.metrics.jf import jaccard
+    from reusevos_edge.metrics.evaluate import gate_pairs
     from reusevos_edge.model.layers import resize_to
     from reusevos_edge.model.reuse_gate import ObjectGate
-    from reusevos_edge.tracker.run import track_clip
-    from reusevos_edge.tracker.tracker import Tracker
 
     model = setup.runner.model
     gates = {r: ObjectGate(ch=model.config.head.tm_ch, window=r, open_init=0.5) for r in windows}
     z, iou, names = {r: [] for r in windows}, [], []
     for seq in sequences:
         capture = _Capture(setup.runner)
-        tracker = Tracker(runner=capture, config=setup.config.replace(tau=1.0, gate_calibration=None))
-        gt, void = split_void(seq.load_masks())
-        run = track_clip(tracker, sequence_clip(seq), keep_labels=False)
-        calls = iter(capture.feeds)
-        for t, record in enumerate(run.records):
-            for obj_id, obj in record.objects.items():
-                if obj.p_gate is None:
-                    continue
-                feeds = {k: torch.from_numpy(v) for k, v in next(calls).items()}
-                with torch.no_grad():
-                    d = model.matcher(feeds["f8"], feeds["prev_score"], feeds["template"])
-                    s8 = resize_to(feeds["prev_score"], feeds["f8"])
-                    for r, gate in gates.items():
-                        z[r].append(gate.features(d, s8)[0].numpy())
-                iou.append(jaccard(gt[t] == obj_id, gt[t - 1] == obj_id, void=void[t] | void[t - 1]))
-                names.append(seq.name)
-        print(f"{seq.name}: {sum(n == seq.name for n in names)} pairs", flush=True)
+        _, seq_iou = gate_pairs(capture, setup.config, seq)
+        if len(capture.feeds) != seq_iou.size:  # one match_gate call per gated object-frame
+            raise RuntimeError(f"{seq.name}: {len(capture.feeds)} match_gate calls for {seq_iou.size} gated object-frames")
+        for call in capture.feeds:
+            feeds = {k: torch.from_numpy(v) for k, v in call.items()}
+            with torch.no_grad():
+                d = model.matcher(feeds["f8"], feeds["prev_score"], feeds["template"])
+                s8 = resize_to(feeds["prev_score"], feeds["f8"])
+                for r, gate in gates.items():
+                    z[r].append(gate.features(d, s8)[0].numpy())
+        iou.extend(seq_iou.tolist())
+        names.extend([seq.name] * seq_iou.size)
+        print(f"{seq.name}: {seq_iou.size} pairs", flush=True)
     return GatePairs(z={r: np.stack(v).astype(np.float32) for r, v in z.items()}, iou=np.asarray(iou, np.float32),
                      seq=np.asarray(names))
 
@@ -167,17 +160,15 @@ def write_gate_checkpoint(setup, path: Path, *, window: int, weight: np.ndarray,
     """``path``: ``setup``'s weights with the fitted object gate; tracker options kept, gate_calibration dropped."""
     import torch
 
-    from reusevos_edge.model.checkpoint import read_checkpoint_info, save_checkpoint
+    from reusevos_edge.model.checkpoint import checkpoint_extra, save_checkpoint
 
     model = setup.runner.model
     model.set_gate("object", window=window)
     with torch.no_grad():
         model.gate.linear.weight.copy_(torch.from_numpy(weight))
         model.gate.linear.bias.copy_(torch.from_numpy(bias))
-    info = read_checkpoint_info(setup.checkpoint) if setup.checkpoint else {}
-    extra = {k: v for k, v in info.items() if k not in ("variant", "config")}
     tracker = setup.config.replace(gate_calibration=None).to_json()
-    save_checkpoint(model, path, extra={**extra, "tracker": tracker, "gate_fit": record})
+    save_checkpoint(model, path, extra={**checkpoint_extra(setup.checkpoint), "tracker": tracker, "gate_fit": record})
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -124,7 +124,7 @@ def check_fit_args(args: argparse.Namespace) -> None:
 
 def write_calibrated(setup, path: Path, p: np.ndarray, iou: np.ndarray, *, split: str) -> dict:
     """Checkpoint ``path``: ``setup``'s weights and training record with the map fitted on (program P, IoU) pairs."""
-    from reusevos_edge.model.checkpoint import read_checkpoint_info, save_checkpoint
+    from reusevos_edge.model.checkpoint import checkpoint_extra, save_checkpoint
 
     try:
         a, b = fit_logit_affine(p, iou)
@@ -133,9 +133,7 @@ def write_calibrated(setup, path: Path, p: np.ndarray, iou: np.ndarray, *, split
     config = setup.config.replace(gate_calibration=(a, b))
     config = config.replace(tau=round(config.gate_probability(setup.config.replace(gate_calibration=None).tau), 4))
     record = {"a": a, "b": b, "split": split, "pairs": int(p.size), "weights": str(setup.checkpoint)}
-    info = read_checkpoint_info(setup.checkpoint) if setup.checkpoint else {}
-    extra = {k: v for k, v in info.items() if k not in ("variant", "config")}
-    save_checkpoint(setup.runner.model, path, extra={**extra, "tracker": config.to_json(), "gate_calibration_fit": record})
+    save_checkpoint(setup.runner.model, path, extra={**checkpoint_extra(setup.checkpoint), "tracker": config.to_json(), "gate_calibration_fit": record})
     print(f"gate calibration a={a:.4f} b={b:.4f} on {p.size} pairs, tau -> {config.tau}: {path}")
     return record
 

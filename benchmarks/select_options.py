@@ -196,7 +196,7 @@ def markdown(sel: dict) -> str:
 def run(args: argparse.Namespace) -> dict:
     from reusevos_edge.cli.common import parse_size
     from reusevos_edge.data.davis import DavisDataset
-    from reusevos_edge.model.checkpoint import read_checkpoint_info, save_checkpoint
+    from reusevos_edge.model.checkpoint import checkpoint_extra, save_checkpoint
 
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads {args.threads}: expected at least 1")
@@ -250,10 +250,8 @@ def run(args: argparse.Namespace) -> dict:
     final = cand.config.replace(tau=1.0) if pick is None else cand.config.replace(
         tau=pick["tau"], keyframe_bound=_none(pick["keyframe_bound"]), delta_scale=pick["delta_scale"])
     sel["tracker"] = final.to_json()
-    info = read_checkpoint_info(cand.path)
-    extra = {k: v for k, v in info.items() if k not in ("variant", "config")}
     save_checkpoint(cand.runner.model, out / "selected.safetensors",
-                    extra={**extra, "tracker": sel["tracker"], "selection": {
+                    extra={**checkpoint_extra(cand.path), "tracker": sel["tracker"], "selection": {
                         "epoch": sel["epoch"], "residual_bound": sel["bound"], "rules": "benchmarks/select_options.py"}})
     write_json(out / "selection.json", sel)
     write_text(out / "selection.md", markdown(sel))

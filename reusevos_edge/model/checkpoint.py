@@ -52,6 +52,14 @@ def read_checkpoint_info(path: str | Path) -> dict:
     return info
 
 
+def checkpoint_extra(path: str | Path | None) -> dict:
+    """What ``save_checkpoint`` wrote beside ``path`` as ``extra`` (its JSON less ``variant`` and ``config``, which
+    a new save writes afresh): the training record a derived checkpoint carries on; {} for None or no JSON."""
+    if path is None:
+        return {}
+    return {k: v for k, v in read_checkpoint_info(path).items() if k not in ("variant", "config")}
+
+
 def _read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     if not path.is_file():
         raise InputError(f"checkpoint {path}: no such file")
