@@ -72,6 +72,66 @@ __attribute__((target("avx2"))) int frame_taps_avx2(const uint8_t* s, const int3
     }
   return start;
 }
+
+// Byte-shuffle masks that pick channel c of 16 interleaved CN-byte pixels out of their CN 16-byte registers:
+// mask[c][r][j] is the index in register r of pixel j's channel c, or 0x80 (zero) where another register holds it.
+template <int CN>
+struct SplitMasks {
+  uint8_t mask[3][CN][16];
+  SplitMasks() {
+    for (int c = 0; c < 3; ++c)
+      for (int r = 0; r < CN; ++r)
+        for (int j = 0; j < 16; ++j) {
+          const int g = CN * j + c;
+          mask[c][r][j] = g / 16 == r ? static_cast<uint8_t>(g % 16) : 0x80;
+        }
+  }
+};
+
+// One interleaved row of `n` pixels (CN bytes each) -> its first three channels as byte planes, 32 pixels per
+// step (one 16-pixel group per 128-bit lane, CN shuffles per channel); returns the first pixel it left.
+template <int CN>
+__attribute__((target("avx2"))) int split_channels_avx2(const uint8_t* s, int n, uint8_t* const planes[3]) {
+  static const SplitMasks<CN> table;
+  __m256i m[3][CN];
+  for (int c = 0; c < 3; ++c)
+    for (int r = 0; r < CN; ++r)
+      m[c][r] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table.mask[c][r])));
+  int x = 0;
+  for (; x + 32 <= n; x += 32) {
+    const uint8_t* p = s + static_cast<size_t>(x) * CN;
+    __m256i reg[CN];
+    for (int r = 0; r < CN; ++r)
+      reg[r] = _mm256_inserti128_si256(
+          _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * r))),
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * (CN + r))), 1);
+    for (int c = 0; c < 3; ++c) {
+      __m256i acc = _mm256_shuffle_epi8(reg[0], m[c][0]);
+      for (int r = 1; r < CN; ++r) acc = _mm256_or_si256(acc, _mm256_shuffle_epi8(reg[r], m[c][r]));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(planes[c] + x), acc);
+    }
+  }
+  return x;
+}
+
+// frame_to_input's horizontal pass on one byte plane, 16 outputs (two blocks of 8) per step, without gathers:
+// a block's taps lie in 16 bytes from base[block], so one byte shuffle per 4 outputs pairs each output's two
+// taps as int16 (`masks`: 64 bytes per step), one multiply-add applies (a0, a1) (`pairs`, in the same order),
+// then >> 4. The same integers as frame_taps_avx2 and the plain loop. Returns the first output it left.
+__attribute__((target("avx2"))) int plane_taps_avx2(const uint8_t* p, const int32_t* base, const uint8_t* masks,
+                                                    const int32_t* pairs, int steps, int16_t* out) {
+  for (int k = 0; k < steps; ++k) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + base[2 * k]));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + base[2 * k + 1]));
+    const __m256i src = _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
+    const __m256i* m = reinterpret_cast<const __m256i*>(masks + 64 * static_cast<size_t>(k));
+    const __m256i* w = reinterpret_cast<const __m256i*>(pairs + 16 * static_cast<size_t>(k));
+    const __m256i lo = _mm256_srai_epi32(_mm256_madd_epi16(_mm256_shuffle_epi8(src, _mm256_loadu_si256(m)), _mm256_loadu_si256(w)), 4);
+    const __m256i hi = _mm256_srai_epi32(_mm256_madd_epi16(_mm256_shuffle_epi8(src, _mm256_loadu_si256(m + 1)), _mm256_loadu_si256(w + 1)), 4);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16 * k), _mm256_packs_epi32(lo, hi));
+  }
+  return 16 * steps;
+}
 #endif
 
 // Source taps and weights of one output coordinate along one axis.
@@ -263,17 +323,34 @@ REUSEVOS_LOOP void blend_rows(const int16_t* __restrict d0, const int16_t* __res
 }
 
 #if REUSEVOS_X86_DISPATCH
+// blend_rows, 16 outputs per step: (w * d) >> 16 is the high half of the int16 product (mulhi), and the sum
+// of the two halves plus 2 stays within int16 (each half is at most 1020).
 __attribute__((target("avx2"))) void blend_rows_avx2(const int16_t* d0, const int16_t* d1, int16_t w0, int16_t w1,
                                                      float k, float* o, int width) {
-  blend_rows(d0, d1, w0, w1, k, o, width);
+  const __m256i a0 = _mm256_set1_epi16(w0), a1 = _mm256_set1_epi16(w1), two = _mm256_set1_epi16(2);
+  const __m256 scale = _mm256_set1_ps(k);
+  int x = 0;
+  for (; x + 16 <= width; x += 16) {
+    const __m256i h0 = _mm256_mulhi_epi16(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d0 + x)));
+    const __m256i h1 = _mm256_mulhi_epi16(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d1 + x)));
+    const __m256i v = _mm256_srai_epi16(_mm256_add_epi16(_mm256_add_epi16(h0, h1), two), 2);
+    const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(v)));
+    const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_extracti128_si256(v, 1)));
+    _mm256_storeu_ps(o + x, _mm256_mul_ps(lo, scale));
+    _mm256_storeu_ps(o + x + 8, _mm256_mul_ps(hi, scale));
+  }
+  blend_rows(d0 + x, d1 + x, w0, w1, k, o + x, width - x);
 }
 #endif
 
 // frame_to_input's horizontal pass over one interleaved uint8 row: per output x and channel,
 // (S[i0] * a0 + S[i1] * a1) >> 4 into int16 planes (a0 + a1 = 2048, so the value fits).
+// With AVX2: where every block of 8 outputs takes its taps from 16 consecutive source pixels (downscales up
+// to about 1.8x, any upscale), the row is split into byte planes and each plane resized by byte shuffles
+// (plane_taps_avx2); otherwise by gathers from the interleaved row (frame_taps_avx2). Same integers on every path.
 class HorizontalTaps {
  public:
-  HorizontalTaps(const Taps& tx, int cn, int src_w) : width_(static_cast<int>(tx.i0.size())) {
+  HorizontalTaps(const Taps& tx, int cn, int src_w) : width_(static_cast<int>(tx.i0.size())), cn_(cn), src_w_(src_w) {
     off0_.resize(width_);
     off1_.resize(width_);
     a0_.resize(width_);
@@ -287,14 +364,19 @@ class HorizontalTaps {
     // columns [0, safe_) may load 4 bytes at off1 + 2 (frame_taps_avx2's word gathers) without leaving the row
     safe_ = width_;
     while (safe_ > 0 && off1_[safe_ - 1] + 2 + 4 > static_cast<int64_t>(src_w) * cn) --safe_;
+    plan_shuffles(tx);
   }
 
-  void run(const uint8_t* s, bool bgr, int16_t* r, int16_t* g, int16_t* b) const {
+  void run(const uint8_t* s, bool bgr, int16_t* r, int16_t* g, int16_t* b) {
     if (bgr) std::swap(r, b);  // the first byte of a pixel is blue
     int start = 0;
 #if REUSEVOS_X86_DISPATCH
     int16_t* const planes[3] = {r, g, b};
-    if (use_avx2()) start = frame_taps_avx2(s, off0_.data(), off1_.data(), pairs_.data(), safe_, planes);
+    if (use_avx2() && steps_ > 0) {
+      start = shuffle_taps(s, planes);
+    } else if (use_avx2()) {
+      start = frame_taps_avx2(s, off0_.data(), off1_.data(), pairs_.data(), safe_, planes);
+    }
 #endif
     for (int x = start; x < width_; ++x) {
       const uint8_t* p0 = s + off0_[x];
@@ -307,9 +389,51 @@ class HorizontalTaps {
   }
 
  private:
-  int width_, safe_;
+  int width_, cn_, src_w_, safe_;
   std::vector<int32_t> off0_, off1_, pairs_;
   std::vector<int16_t> a0_, a1_;
+  // the shuffle path: steps_ steps of 16 outputs (0 where some block's taps span more than 16 pixels);
+  // per block its first tap; per step 64 bytes of shuffle masks and 16 weight pairs; the row's byte planes
+  int steps_ = 0;
+  std::vector<int32_t> base_, step_pairs_;
+  std::vector<uint8_t> masks_, split_;
+
+  void plan_shuffles(const Taps& tx) {
+    const int steps = width_ / 16;
+    for (int x = 0; x < 16 * steps; x += 8)
+      if (tx.i1[x + 7] - tx.i0[x] > 15) return;
+    steps_ = steps;
+    base_.resize(2 * steps);
+    masks_.resize(64 * static_cast<size_t>(steps));
+    step_pairs_.resize(16 * static_cast<size_t>(steps));
+    for (int k = 0; k < steps; ++k)
+      for (int half = 0; half < 2; ++half) {  // blocks 2k (lane 0) and 2k + 1 (lane 1)
+        const int x0 = 16 * k + 8 * half;
+        base_[2 * k + half] = tx.i0[x0];
+        for (int j = 0; j < 8; ++j) {  // output x0 + j: register j / 4 (outputs 0-3, 4-7), lane `half`, slot j % 4
+          uint8_t* m = masks_.data() + 64 * static_cast<size_t>(k) + 32 * (j / 4) + 16 * half + 4 * (j % 4);
+          m[0] = static_cast<uint8_t>(tx.i0[x0 + j] - tx.i0[x0]), m[1] = 0x80;
+          m[2] = static_cast<uint8_t>(tx.i1[x0 + j] - tx.i0[x0]), m[3] = 0x80;
+          step_pairs_[16 * static_cast<size_t>(k) + 8 * (j / 4) + 4 * half + j % 4] = pairs_[x0 + j];
+        }
+      }
+    split_.assign(3 * (static_cast<size_t>(src_w_) + 16), 0);  // each plane padded for the last 16-byte load
+  }
+
+#if REUSEVOS_X86_DISPATCH
+  int shuffle_taps(const uint8_t* s, int16_t* const planes[3]) {
+    const size_t stride = static_cast<size_t>(src_w_) + 16;
+    uint8_t* p = split_.data();
+    uint8_t* const split[3] = {p, p + stride, p + 2 * stride};
+    int x = cn_ == 3 ? split_channels_avx2<3>(s, src_w_, split) : split_channels_avx2<4>(s, src_w_, split);
+    for (; x < src_w_; ++x)
+      for (int c = 0; c < 3; ++c) split[c][x] = s[x * cn_ + c];
+    int done = 0;
+    for (int c = 0; c < 3; ++c)
+      done = plane_taps_avx2(p + c * stride, base_.data(), masks_.data(), step_pairs_.data(), steps_, planes[c]);
+    return done;
+  }
+#endif
 };
 
 }  // namespace
