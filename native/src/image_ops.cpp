@@ -34,14 +34,24 @@ bool use_avx2() {
   return yes;
 }
 
-// h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x] (two roundings, as the plain loop) for whole blocks of 8 in
-// [begin, end); returns the first x it left.
-__attribute__((target("avx2"))) int blend_taps_avx2(const float* s, const int* i0, const int* i1, const float* w0,
-                                                    const float* w1, int begin, int end, float* h) {
+// h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x] (two roundings, as the plain loop) for whole blocks of 8 from
+// begin (a multiple of 8) up to end: a block whose taps lie in the 8 values from base[x / 8] (>= 0; an upscale's
+// blocks do) takes them by two permutes of one load (rel0, rel1: tap offsets from the base), any other by
+// gathers. Returns the first x it left.
+__attribute__((target("avx2"))) int blend_taps_avx2(const float* s, const int* base, const int* rel0, const int* rel1,
+                                                    const int* i0, const int* i1, const float* w0, const float* w1,
+                                                    int begin, int end, float* h) {
   int x = begin;
   for (; x + 8 <= end; x += 8) {
-    const __m256 a = _mm256_i32gather_ps(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(i0 + x)), 4);
-    const __m256 b = _mm256_i32gather_ps(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(i1 + x)), 4);
+    __m256 a, b;
+    if (base[x / 8] >= 0) {
+      const __m256 v = _mm256_loadu_ps(s + base[x / 8]);
+      a = _mm256_permutevar8x32_ps(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rel0 + x)));
+      b = _mm256_permutevar8x32_ps(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rel1 + x)));
+    } else {
+      a = _mm256_i32gather_ps(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(i0 + x)), 4);
+      b = _mm256_i32gather_ps(s, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(i1 + x)), 4);
+    }
     _mm256_storeu_ps(h + x, _mm256_add_ps(_mm256_mul_ps(a, _mm256_loadu_ps(w0 + x)), _mm256_mul_ps(b, _mm256_loadu_ps(w1 + x))));
   }
   return x;
@@ -134,10 +144,12 @@ __attribute__((target("avx2"))) int plane_taps_avx2(const uint8_t* p, const int3
 }
 #endif
 
-// Source taps and weights of one output coordinate along one axis.
+// Source taps and weights of one output coordinate along one axis; per block of 8 outputs, the first of 8
+// consecutive source values that hold all its taps (-1 where they spread wider) and each tap's offset from it.
 struct Taps {
   std::vector<int> i0, i1;
   std::vector<float> w0, w1;
+  std::vector<int> base, rel0, rel1;
 };
 
 // OpenCV's INTER_LINEAR coefficients (resize.cpp): fx = (dx + 0.5) * scale - 0.5 in float, clamped at the borders.
@@ -162,6 +174,15 @@ Taps linear_taps(int n_in, int n_out, bool area_upscale = false) {
     t.i1.push_back(std::min(sx + 1, n_in - 1));
     t.w0.push_back(1.f - fx);
     t.w1.push_back(fx);
+  }
+  t.base.assign(n_out / 8, -1);
+  t.rel0.assign(n_out, 0);
+  t.rel1.assign(n_out, 0);
+  for (int b = 0; b < n_out / 8; ++b) {
+    const int lo = t.i0[8 * b];
+    if (t.i1[8 * b + 7] - lo > 7 || lo + 8 > n_in) continue;
+    t.base[b] = lo;
+    for (int x = 8 * b; x < 8 * b + 8; ++x) t.rel0[x] = t.i0[x] - lo, t.rel1[x] = t.i1[x] - lo;
   }
   return t;
 }
@@ -195,7 +216,10 @@ void horizontal_pass(const float* s, const Taps& tx, int begin, int end, float* 
   const float* w1 = tx.w1.data();
   int x = begin;
 #if REUSEVOS_X86_DISPATCH
-  if (use_avx2()) x = blend_taps_avx2(s, i0, i1, w0, w1, begin, end, h);
+  if (use_avx2()) {
+    for (; x < end && x % 8 != 0; ++x) h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x];
+    x = blend_taps_avx2(s, tx.base.data(), tx.rel0.data(), tx.rel1.data(), i0, i1, w0, w1, x, end, h);
+  }
 #endif
   for (; x < end; ++x) h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x];
 }
@@ -226,8 +250,9 @@ class FusePlane {
 
   // At equal sizes linear_taps gives i0 = x with weight 1 (i1 = x + 1 with weight 0: spans one column wider).
   FusePlane(const float* src, int src_h, int src_w, int dst_h, int dst_w)
-      : src_(src), src_w_(src_w), same_(src_h == dst_h && src_w == dst_w),
+      : src_(src), src_h_(src_h), src_w_(src_w), same_(src_h == dst_h && src_w == dst_w),
         tx_(linear_taps(src_w, dst_w)), ty_(linear_taps(src_h, dst_h)) {
+    slots_.resize(2 * static_cast<size_t>(dst_w));
     first_.assign(src_h, src_w);
     last_.assign(src_h, -1);
     const float floor = 0.5f - kMargin;
@@ -245,9 +270,34 @@ class FusePlane {
   }
 
   // Frame columns [begin, end) of frame row y that any tap of a value above 0.5 - kMargin reaches (empty if none).
-  std::pair<int, int> span(int y) const {
-    const int s0 = ty_.i0[y], s1 = ty_.i1[y];
-    const int lo = std::min(first_[s0], first_[s1]), hi = std::max(last_[s0], last_[s1]);
+  std::pair<int, int> span(int y) const { return columns(ty_.i0[y], ty_.i1[y]); }
+
+  // Frame row y's values on [begin, end) (within span(y)) into out[begin, end): resize_linear's arithmetic
+  // (horizontal, then vertical, no fused multiply-adds), so the same floats. Each source row is resized
+  // horizontally once, over every column a span of a frame row that blends it can ask for, into one of two
+  // slots (rows s and s + 1 never share one).
+  void values(int y, int begin, int end, float* out) {
+    const float* r0 = src_ + static_cast<size_t>(ty_.i0[y]) * src_w_;
+    if (same_) {
+      std::copy(r0 + begin, r0 + end, out + begin);
+      return;
+    }
+    vertical_pass(resized_row(ty_.i0[y]), resized_row(ty_.i1[y]), ty_, y, begin, end, out);
+  }
+
+ private:
+  const float* src_;
+  int src_h_, src_w_;
+  bool same_;
+  Taps tx_, ty_;
+  std::vector<int> first_, last_;
+  std::vector<float> slots_;  // 2 x the frame width
+  int key_[2] = {-1, -1};
+
+  // Frame columns any tap of a value above 0.5 - kMargin in source rows [r0, r1] reaches.
+  std::pair<int, int> columns(int r0, int r1) const {
+    int lo = src_w_, hi = -1;
+    for (int r = std::max(r0, 0); r <= std::min(r1, src_h_ - 1); ++r) lo = std::min(lo, first_[r]), hi = std::max(hi, last_[r]);
     if (lo > hi) return {0, 0};
     // taps are monotone in x: the first column whose right tap reaches lo, the last whose left tap is <= hi
     const int begin = static_cast<int>(std::lower_bound(tx_.i1.begin(), tx_.i1.end(), lo) - tx_.i1.begin());
@@ -255,28 +305,16 @@ class FusePlane {
     return {begin, std::max(begin, end)};
   }
 
-  // Frame row y's values on [begin, end) into out[begin, end): resize_linear's arithmetic (horizontal, then
-  // vertical, no fused multiply-adds), so the same floats. `scratch`: 2 x the frame width.
-  void values(int y, int begin, int end, float* out, float* scratch) const {
-    const float* r0 = src_ + static_cast<size_t>(ty_.i0[y]) * src_w_;
-    const float* r1 = src_ + static_cast<size_t>(ty_.i1[y]) * src_w_;
-    if (same_) {
-      std::copy(r0 + begin, r0 + end, out + begin);
-      return;
+  // Source row r resized horizontally over the columns of every span that blends it (rows r - 1..r + 1).
+  const float* resized_row(int r) {
+    float* slot = slots_.data() + static_cast<size_t>(r & 1) * tx_.i0.size();
+    if (key_[r & 1] != r) {
+      const auto [begin, end] = columns(r - 1, r + 1);
+      horizontal_pass(src_ + static_cast<size_t>(r) * src_w_, tx_, begin, end, slot);
+      key_[r & 1] = r;
     }
-    float* h0 = scratch;
-    float* h1 = scratch + tx_.i0.size();
-    horizontal_pass(r0, tx_, begin, end, h0);
-    horizontal_pass(r1, tx_, begin, end, h1);
-    vertical_pass(h0, h1, ty_, y, begin, end, out);
+    return slot;
   }
-
- private:
-  const float* src_;
-  int src_w_;
-  bool same_;
-  Taps tx_, ty_;
-  std::vector<int> first_, last_;
 };
 
 // p = 1 / (1 + exp(-clip(x, -60, 60))) in place over v[0, n).
@@ -310,7 +348,34 @@ REUSEVOS_LOOP void sigmoid_loop(float* __restrict v, size_t n) {
 }
 
 #if REUSEVOS_X86_DISPATCH
-__attribute__((target("avx2"))) void sigmoid_avx2(float* v, size_t n) { sigmoid_loop(v, n); }
+// sigmoid_loop's arithmetic, 8 values per step, with fused multiply-adds (AVX2 CPUs have FMA): 1 / (1 + exp(-x))
+// then differs from the plain loop's by a rounding or two, within the selftest's 1e-6 (relative) of the exact one.
+__attribute__((target("avx2,fma"))) void sigmoid_avx2(float* v, size_t n) {
+  const __m256 lo = _mm256_set1_ps(-60.0f), hi = _mm256_set1_ps(60.0f), log2e = _mm256_set1_ps(1.44269504088896341f);
+  const __m256 magic = _mm256_set1_ps(12582912.0f), c1 = _mm256_set1_ps(0.693359375f), c2 = _mm256_set1_ps(2.12194440e-4f);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 p0 = _mm256_set1_ps(1.9875691500e-4f), p1 = _mm256_set1_ps(1.3981999507e-3f),
+               p2 = _mm256_set1_ps(8.3334519073e-3f), p3 = _mm256_set1_ps(4.1665795894e-2f),
+               p4 = _mm256_set1_ps(1.6666665459e-1f), p5 = _mm256_set1_ps(5.0000001201e-1f);
+  const __m256i bias = _mm256_set1_epi32(127 - 0x4B400000);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    // x = -clip(v, -60, 60); t's low mantissa bits hold k = round(x / ln 2); r = x - k ln 2 in two parts
+    const __m256 x = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(v + i), lo), hi));
+    const __m256 t = _mm256_fmadd_ps(x, log2e, magic);
+    const __m256 kf = _mm256_sub_ps(t, magic);
+    const __m256 r = _mm256_fmadd_ps(kf, c2, _mm256_fnmadd_ps(kf, c1, x));
+    __m256 y = _mm256_fmadd_ps(p0, r, p1);
+    y = _mm256_fmadd_ps(y, r, p2);
+    y = _mm256_fmadd_ps(y, r, p3);
+    y = _mm256_fmadd_ps(y, r, p4);
+    y = _mm256_fmadd_ps(y, r, p5);
+    y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(y, r), r, r), one);  // exp(r)
+    const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t), bias), 23));
+    _mm256_storeu_ps(v + i, _mm256_div_ps(one, _mm256_fmadd_ps(y, scale, one)));
+  }
+  sigmoid_loop(v + i, n - i);
+}
 #endif
 
 // frame_to_input's vertical pass over one output row (OpenCV's fixed-point blend of two int16 rows), then / 255.
@@ -590,7 +655,7 @@ void fuse_to_frame(const std::vector<ProbPlane>& planes, int frame_h, int frame_
   std::vector<FusePlane> fused;
   fused.reserve(planes.size());
   for (const ProbPlane& p : planes) fused.emplace_back(p.values, p.height, p.width, frame_h, frame_w);
-  std::vector<float> values(width), best(width), scratch(2 * width);  // one plane's row at a time
+  std::vector<float> values(width), best(width);  // one plane's row at a time
   std::vector<std::pair<int, int>> spans(planes.size());
   for (int y = 0; y < frame_h; ++y) {
     // only columns some object's values above 0.5 - margin reach can hold a label; elsewhere it stays 0
@@ -607,7 +672,7 @@ void fuse_to_frame(const std::vector<ProbPlane>& planes, int frame_h, int frame_
       const auto [b, e] = spans[k];
       if (b >= e) continue;
       float* v = values.data();
-      fused[k].values(y, b, e, v, scratch.data());
+      fused[k].values(y, b, e, v);
       const uint8_t id = static_cast<uint8_t>(planes[k].id);
       for (int x = b; x < e; ++x) {
         const bool better = v[x] > best[x];
