@@ -2,13 +2,15 @@
 
 ExecuTorch's wheel ships x86-64 libraries only, so the arm64 build is the core without the backend
 (``-DREUSEVOS_EXECUTORCH=OFF``): its selftest, and the frame and mask conversions compared byte for byte
-with the x86-64 build's (there AVX2 shuffles and gathers, here the plain loops GCC vectorises for NEON).
+with the x86-64 build's (there AVX2 shuffles and gathers, here NEON table lookups and, with
+``REUSEVOS_NO_SIMD=1``, the plain loops).
 CI installs the toolchain (``REUSEVOS_REQUIRE_ARM64=1``); elsewhere the tests skip without it.
 Nothing here is timed: qemu emulates.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -45,13 +47,16 @@ def arm64_build(tmp_path_factory) -> Path:
     return build
 
 
-def _arm64(build: Path, *args: str) -> subprocess.CompletedProcess:
+def _arm64(build: Path, *args: str, plain: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "REUSEVOS_NO_SIMD": "1"} if plain else None
     return subprocess.run(["qemu-aarch64", "-L", SYSROOT, str(build / "reusevos-native-selftest"), *args],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
 
 
-def test_arm64_selftest_passes(arm64_build):
-    done = _arm64(arm64_build)
+@pytest.mark.parametrize("plain", [False, True], ids=["neon", "plain"])
+def test_arm64_selftest_passes(arm64_build, plain):
+    """The selftest with the NEON frame conversion and, REUSEVOS_NO_SIMD=1, with the plain loops."""
+    done = _arm64(arm64_build, plain=plain)
     assert done.returncode == 0 and "all checks passed" in done.stdout, done.stdout + done.stderr
 
 
@@ -68,6 +73,7 @@ def test_arm64_frame_and_mask_conversion_equal_the_x86_build(arm64_build, native
         host = subprocess.run([str(native_build / "reusevos-native-selftest"), mode, str(image), "384", "672",
                                str(tmp_path / "host.bin")], capture_output=True, text=True)
         assert host.returncode == 0, host.stderr
-        arm = _arm64(arm64_build, mode, str(image), "384", "672", str(tmp_path / "arm.bin"))
-        assert arm.returncode == 0, arm.stderr
-        assert (tmp_path / "host.bin").read_bytes() == (tmp_path / "arm.bin").read_bytes(), (mode, size)
+        for plain in (False, True):
+            arm = _arm64(arm64_build, mode, str(image), "384", "672", str(tmp_path / "arm.bin"), plain=plain)
+            assert arm.returncode == 0, arm.stderr
+            assert (tmp_path / "host.bin").read_bytes() == (tmp_path / "arm.bin").read_bytes(), (mode, size, plain)

@@ -12,6 +12,14 @@
 #define REUSEVOS_X86_DISPATCH 0
 #endif
 
+// arm64 (phones): NEON is always there; the frame conversion's horizontal pass uses table lookups.
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#define REUSEVOS_NEON 1
+#include <arm_neon.h>
+#else
+#define REUSEVOS_NEON 0
+#endif
+
 // A per-pixel loop written once: inlined into its plain caller and, on x86-64, into a copy compiled for
 // AVX2 (the same IEEE operations, so the same values, in wider vectors).
 #if defined(__GNUC__) || defined(__clang__)
@@ -141,6 +149,49 @@ __attribute__((target("avx2"))) int plane_taps_avx2(const uint8_t* p, const int3
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16 * k), _mm256_packs_epi32(lo, hi));
   }
   return 16 * steps;
+}
+#endif
+
+#if REUSEVOS_NEON
+// REUSEVOS_NO_SIMD=1 keeps the plain loops here too (the tests compare both, under qemu).
+bool use_neon() {
+  static const bool yes = std::getenv("REUSEVOS_NO_SIMD") == nullptr;
+  return yes;
+}
+
+// One interleaved row of `n` pixels (CN bytes each) -> its first three channels as byte planes, 16 pixels per
+// step (NEON's de-interleaving loads); returns the first pixel it left.
+template <int CN>
+int split_channels_neon(const uint8_t* s, int n, uint8_t* const planes[3]) {
+  int x = 0;
+  for (; x + 16 <= n; x += 16) {
+    const uint8_t* p = s + static_cast<size_t>(x) * CN;
+    if constexpr (CN == 3) {
+      const uint8x16x3_t v = vld3q_u8(p);
+      vst1q_u8(planes[0] + x, v.val[0]), vst1q_u8(planes[1] + x, v.val[1]), vst1q_u8(planes[2] + x, v.val[2]);
+    } else {
+      const uint8x16x4_t v = vld4q_u8(p);
+      vst1q_u8(planes[0] + x, v.val[0]), vst1q_u8(planes[1] + x, v.val[1]), vst1q_u8(planes[2] + x, v.val[2]);
+    }
+  }
+  return x;
+}
+
+// frame_to_input's horizontal pass on one byte plane, 8 outputs per block: the block's taps lie in the 16 bytes
+// from base[block]; two table lookups (rel0, rel1: each output's tap offsets) fetch them, widened to int16 and
+// multiplied by (a0, a1) in int32, then >> 4: the plain loop's integers. Returns the first output it left.
+int plane_taps_neon(const uint8_t* p, const int32_t* base, const uint8_t* rel0, const uint8_t* rel1,
+                    const int16_t* a0, const int16_t* a1, int blocks, int16_t* out) {
+  for (int b = 0; b < blocks; ++b) {
+    const uint8x16_t t = vld1q_u8(p + base[b]);
+    const int16x8_t s0 = vreinterpretq_s16_u16(vmovl_u8(vqtbl1_u8(t, vld1_u8(rel0 + 8 * b))));
+    const int16x8_t s1 = vreinterpretq_s16_u16(vmovl_u8(vqtbl1_u8(t, vld1_u8(rel1 + 8 * b))));
+    const int16x8_t w0 = vld1q_s16(a0 + 8 * b), w1 = vld1q_s16(a1 + 8 * b);
+    const int32x4_t lo = vmlal_s16(vmull_s16(vget_low_s16(s0), vget_low_s16(w0)), vget_low_s16(s1), vget_low_s16(w1));
+    const int32x4_t hi = vmlal_high_s16(vmull_high_s16(s0, w0), s1, w1);
+    vst1q_s16(out + 8 * b, vcombine_s16(vshrn_n_s32(lo, 4), vshrn_n_s32(hi, 4)));
+  }
+  return 8 * blocks;
 }
 #endif
 
@@ -442,6 +493,9 @@ class HorizontalTaps {
     } else if (use_avx2()) {
       start = frame_taps_avx2(s, off0_.data(), off1_.data(), pairs_.data(), safe_, planes);
     }
+#elif REUSEVOS_NEON
+    int16_t* const planes[3] = {r, g, b};
+    if (use_neon() && steps_ > 0) start = shuffle_taps(s, planes);
 #endif
     for (int x = start; x < width_; ++x) {
       const uint8_t* p0 = s + off0_[x];
@@ -462,6 +516,7 @@ class HorizontalTaps {
   int steps_ = 0;
   std::vector<int32_t> base_, step_pairs_;
   std::vector<uint8_t> masks_, split_;
+  std::vector<uint8_t> rel0_, rel1_;  // NEON: each output's taps from its block's base
 
   void plan_shuffles(const Taps& tx) {
     const int steps = width_ / 16;
@@ -480,22 +535,33 @@ class HorizontalTaps {
           m[0] = static_cast<uint8_t>(tx.i0[x0 + j] - tx.i0[x0]), m[1] = 0x80;
           m[2] = static_cast<uint8_t>(tx.i1[x0 + j] - tx.i0[x0]), m[3] = 0x80;
           step_pairs_[16 * static_cast<size_t>(k) + 8 * (j / 4) + 4 * half + j % 4] = pairs_[x0 + j];
+          rel0_.push_back(m[0]), rel1_.push_back(m[2]);
         }
       }
     split_.assign(3 * (static_cast<size_t>(src_w_) + 16), 0);  // each plane padded for the last 16-byte load
   }
 
-#if REUSEVOS_X86_DISPATCH
+#if REUSEVOS_X86_DISPATCH || REUSEVOS_NEON
+  // The row split into byte planes, then each plane's first 16 * steps_ outputs; returns that count.
   int shuffle_taps(const uint8_t* s, int16_t* const planes[3]) {
     const size_t stride = static_cast<size_t>(src_w_) + 16;
     uint8_t* p = split_.data();
     uint8_t* const split[3] = {p, p + stride, p + 2 * stride};
+#if REUSEVOS_X86_DISPATCH
     int x = cn_ == 3 ? split_channels_avx2<3>(s, src_w_, split) : split_channels_avx2<4>(s, src_w_, split);
+#else
+    int x = cn_ == 3 ? split_channels_neon<3>(s, src_w_, split) : split_channels_neon<4>(s, src_w_, split);
+#endif
     for (; x < src_w_; ++x)
       for (int c = 0; c < 3; ++c) split[c][x] = s[x * cn_ + c];
     int done = 0;
     for (int c = 0; c < 3; ++c)
+#if REUSEVOS_X86_DISPATCH
       done = plane_taps_avx2(p + c * stride, base_.data(), masks_.data(), step_pairs_.data(), steps_, planes[c]);
+#else
+      done = plane_taps_neon(p + c * stride, base_.data(), rel0_.data(), rel1_.data(), a0_.data(), a1_.data(),
+                             2 * steps_, planes[c]);
+#endif
     return done;
   }
 #endif
