@@ -2,8 +2,8 @@
 //
 // The plain loops are written once, inline here: image_ops.cpp runs them as they are, and the kernels run
 // them on the values left after their last whole vector. The kernels exist per architecture:
-// - x86-64: AVX2 (and FMA for the sigmoid), compiled for AVX2 whatever -march says and called only where
-//   the CPU has it (asked once at run time), so a portable x86-64 build runs them;
+// - x86-64: AVX2 (and FMA for the sigmoid), compiled for them whatever -march says and called only where
+//   the CPU has both (asked once at run time), so a portable x86-64 build runs them;
 // - arm64: NEON (always present) for the frame conversion's horizontal pass.
 // REUSEVOS_NO_SIMD=1 in the environment keeps the plain loops everywhere (the tests compare both).
 // Both loops and kernels need -fno-trapping-math and -ffp-contract=off (CMakeLists.txt): the clamps vectorise,
