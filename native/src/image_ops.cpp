@@ -44,6 +44,7 @@ Taps linear_taps(int n_in, int n_out, bool area_upscale = false) {
     t.w0.push_back(1.f - fx);
     t.w1.push_back(fx);
   }
+#if REUSEVOS_X86_DISPATCH  // only blend_taps_avx2 reads them
   t.base.assign(n_out / 8, -1);
   t.rel0.assign(n_out, 0);
   t.rel1.assign(n_out, 0);
@@ -53,6 +54,7 @@ Taps linear_taps(int n_in, int n_out, bool area_upscale = false) {
     t.base[b] = lo;
     for (int x = 8 * b; x < 8 * b + 8; ++x) t.rel0[x] = t.i0[x] - lo, t.rel1[x] = t.i1[x] - lo;
   }
+#endif
   return t;
 }
 
@@ -83,14 +85,18 @@ void horizontal_pass(const float* s, const Taps& tx, int begin, int end, float* 
   const int* i1 = tx.i1.data();
   const float* w0 = tx.w0.data();
   const float* w1 = tx.w1.data();
+  auto plain = [&](int from, int to) {
+    for (int x = from; x < to; ++x) h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x];
+  };
   int x = begin;
 #if REUSEVOS_X86_DISPATCH
-  if (use_avx2()) {
-    for (; x < end && x % 8 != 0; ++x) h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x];
+  if (use_avx2()) {  // the kernel takes whole blocks of 8 from a multiple of 8
+    x = std::min(end, (begin + 7) / 8 * 8);
+    plain(begin, x);
     x = blend_taps_avx2(s, tx.base.data(), tx.rel0.data(), tx.rel1.data(), i0, i1, w0, w1, x, end, h);
   }
 #endif
-  for (; x < end; ++x) h[x] = s[i0[x]] * w0[x] + s[i1[x]] * w1[x];
+  plain(x, end);
 }
 
 // Its vertical pass for destination row y: out[x] = r0[x] * w0[y] + r1[x] * w1[y] on [begin, end).
@@ -215,11 +221,9 @@ class HorizontalTaps {
     int start = 0;
 #if REUSEVOS_X86_DISPATCH
     int16_t* const planes[3] = {r, g, b};
-    if (use_avx2() && steps_ > 0) {
-      start = shuffle_taps(s, planes);
-    } else if (use_avx2()) {
-      start = frame_taps_avx2(s, off0_.data(), off1_.data(), pairs_.data(), safe_, planes);
-    }
+    if (use_avx2())
+      start = steps_ > 0 ? shuffle_taps(s, planes)
+                         : frame_taps_avx2(s, off0_.data(), off1_.data(), pairs_.data(), safe_, planes);
 #elif REUSEVOS_NEON
     int16_t* const planes[3] = {r, g, b};
     if (use_neon() && steps_ > 0) start = shuffle_taps(s, planes);
@@ -238,34 +242,44 @@ class HorizontalTaps {
   int width_, cn_, src_w_, safe_;
   std::vector<int32_t> off0_, off1_, pairs_;
   std::vector<int16_t> a0_, a1_;
-  // the shuffle path: steps_ steps of 16 outputs (0 where some block's taps span more than 16 pixels);
-  // per block its first tap; per step 64 bytes of shuffle masks and 16 weight pairs; the row's byte planes
+  // the shuffle path: steps_ steps of 16 outputs (0 where some block's taps span more than 16 pixels, or
+  // without SIMD); per block of 8 its first tap; the row's byte planes. AVX2: per step 64 bytes of shuffle
+  // masks and 16 weight pairs. NEON: each output's taps as offsets from its block's first.
   int steps_ = 0;
   std::vector<int32_t> base_, step_pairs_;
-  std::vector<uint8_t> masks_, split_;
-  std::vector<uint8_t> rel0_, rel1_;  // NEON: each output's taps from its block's base
+  std::vector<uint8_t> masks_, split_, rel0_, rel1_;
 
   void plan_shuffles(const Taps& tx) {
+#if REUSEVOS_X86_DISPATCH || REUSEVOS_NEON
     const int steps = width_ / 16;
     for (int x = 0; x < 16 * steps; x += 8)
       if (tx.i1[x + 7] - tx.i0[x] > 15) return;
     steps_ = steps;
     base_.resize(2 * steps);
+    for (int b = 0; b < 2 * steps; ++b) base_[b] = tx.i0[8 * b];
+#if REUSEVOS_X86_DISPATCH
     masks_.resize(64 * static_cast<size_t>(steps));
     step_pairs_.resize(16 * static_cast<size_t>(steps));
     for (int k = 0; k < steps; ++k)
       for (int half = 0; half < 2; ++half) {  // blocks 2k (lane 0) and 2k + 1 (lane 1)
         const int x0 = 16 * k + 8 * half;
-        base_[2 * k + half] = tx.i0[x0];
         for (int j = 0; j < 8; ++j) {  // output x0 + j: register j / 4 (outputs 0-3, 4-7), lane `half`, slot j % 4
           uint8_t* m = masks_.data() + 64 * static_cast<size_t>(k) + 32 * (j / 4) + 16 * half + 4 * (j % 4);
           m[0] = static_cast<uint8_t>(tx.i0[x0 + j] - tx.i0[x0]), m[1] = 0x80;
           m[2] = static_cast<uint8_t>(tx.i1[x0 + j] - tx.i0[x0]), m[3] = 0x80;
           step_pairs_[16 * static_cast<size_t>(k) + 8 * (j / 4) + 4 * half + j % 4] = pairs_[x0 + j];
-          rel0_.push_back(m[0]), rel1_.push_back(m[2]);
         }
       }
+#else
+    rel0_.resize(16 * static_cast<size_t>(steps));
+    rel1_.resize(16 * static_cast<size_t>(steps));
+    for (int x = 0; x < 16 * steps; ++x)
+      rel0_[x] = static_cast<uint8_t>(tx.i0[x] - base_[x / 8]), rel1_[x] = static_cast<uint8_t>(tx.i1[x] - base_[x / 8]);
+#endif
     split_.assign(3 * (static_cast<size_t>(src_w_) + 16), 0);  // each plane padded for the last 16-byte load
+#else
+    (void)tx;
+#endif
   }
 
 #if REUSEVOS_X86_DISPATCH || REUSEVOS_NEON
