@@ -23,6 +23,7 @@ from pathlib import Path
 from int8_report import agreement, track_sequences  # benchmarks/ is the script's folder
 
 from reusevos_edge.fileio import write_json, write_text
+from reusevos_edge.quant.image_codes import feeds_for
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BACKBONE = ("backbone_low", "backbone_high")
@@ -40,7 +41,9 @@ class MixedRunner:
         self.subgraphs = fp32.subgraphs  # the contract (the tracker reads its shapes)
 
     def run(self, name: str, feeds):
-        return (self.int8 if name in self.names else self.fp32).run(name, feeds)
+        if name in self.names:
+            return self.int8.run(name, feeds_for(self.int8.subgraphs[name], feeds))
+        return self.fp32.run(name, feeds)
 
 
 class ShadowGate:
@@ -57,7 +60,7 @@ class ShadowGate:
     def run(self, name: str, feeds):
         out = self.fp32.run(name, feeds)
         if name == "backbone_low":
-            self._f8 = self.int8.run(name, feeds)["f8"]
+            self._f8 = self.int8.run(name, feeds_for(self.int8.subgraphs[name], feeds))["f8"]
         elif name == "template_build":
             self._template = self.int8.run(name, {**feeds, "f8": self._f8})["template"]
         elif name == "match_gate":

@@ -22,6 +22,7 @@ import numpy as np
 from reusevos_edge.bench.schema import trimmed_mean
 from reusevos_edge.data.clip import Clip
 from reusevos_edge.metrics.jf import jaccard
+from reusevos_edge.quant.image_codes import feeds_for
 from reusevos_edge.runtime.base import RecordingRunner
 from reusevos_edge.tracker.run import TrackedClip, decision_counts, track_clip
 from reusevos_edge.tracker.tracker import Tracker
@@ -138,7 +139,7 @@ def compare_subgraphs(runner, reference, feeds: Mapping[str, Mapping[str, np.nda
     """Run every recorded subgraph through both runners on the same feeds; drift per output."""
     drift = []
     for name, inputs in feeds.items():
-        got, ref = runner.run(name, inputs), reference.run(name, inputs)
+        got, ref = runner.run(name, feeds_for(runner.subgraphs[name], inputs)), reference.run(name, inputs)
         for out, expected in ref.items():
             err = np.abs(got[out].astype(np.float64) - expected)
             scale = max(float(np.abs(expected).max()), 1e-12)

@@ -62,6 +62,8 @@ def test_executorch_int8_bundle_matches_its_fake_quant_programs(quantized, tmp_p
     assert manifest["subgraph_precision"]["backbone_low"] == "int8"
     assert manifest["subgraph_precision"]["score_gen"] == "fp32"
     assert manifest["quantization"] == {"method": "ptq"}
+    image = next(e for e in manifest["subgraphs"] if e["name"] == "backbone_low")["inputs"][0]
+    assert image["dtype"] == "int8" and "int8 u - 128" in manifest["normalisation"]["host"]  # the frame as codes
     worst = int8_parity(bundle.path, model, int8_graphs, feeds, CONFIG)
     # the reference adds the kernels' int32 biases (quant.integer_bias): the backbone is bit-exact here and
     # the rest within two int8 steps (measured 0.0078); with float biases this needed 0.05

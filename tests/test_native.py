@@ -153,6 +153,12 @@ def test_frame_and_mask_preparation_match_opencv(native_build, tmp_path, size):
     assert exact == 1.0 if size == (480, 854) else exact >= 0.99, exact
     m = np.fromfile(tmp_path / "m.bin", np.float32).reshape(h, w)
     np.testing.assert_allclose(m, mask_to_model(mask.astype(bool), height=h, width=w), atol=1e-5)
+    # an int8 bundle's input: the same bytes as codes u - 128, in the core and in Python
+    subprocess.run([tool, "frame", str(tmp_path / "f.ppm"), str(h), str(w), str(tmp_path / "c.bin"), "int8"], check=True)
+    codes = np.fromfile(tmp_path / "c.bin", np.int8).reshape(1, 3, h, w)
+    np.testing.assert_array_equal(codes, np.rint(ours * 255).astype(np.int16) - 128)
+    want_codes = frame_to_input(frame, height=h, width=w, out=np.empty((1, 3, h, w), np.int8))
+    np.testing.assert_array_equal(want_codes, np.rint(want * 255).astype(np.int16) - 128)
 
 
 def _has_avx2() -> bool:
@@ -175,12 +181,13 @@ def test_avx2_host_ops_equal_the_plain_loops(native_build, tmp_path):
     rng = np.random.default_rng(7)
     for size in [(480, 854), (240, 320), (100, 97), (720, 1280)]:
         frame = write_pnm(tmp_path / "f.ppm", rng.integers(0, 256, (*size, 3), dtype=np.uint8))
-        dumps = []
-        for env in (None, plain):
-            out = tmp_path / "f.bin"
-            subprocess.run([tool, "frame", str(frame), "384", "672", str(out)], check=True, env=env)
-            dumps.append(out.read_bytes())
-        assert dumps[0] == dumps[1], size
+        for dtype in ([], ["int8"]):
+            dumps = []
+            for env in (None, plain):
+                out = tmp_path / "f.bin"
+                subprocess.run([tool, "frame", str(frame), "384", "672", str(out), *dtype], check=True, env=env)
+                dumps.append(out.read_bytes())
+            assert dumps[0] == dumps[1], (size, dtype)
 
 
 def test_native_tracker_matches_python_on_a_real_clip(native_build, lite0_bundle, tmp_path):
@@ -225,6 +232,32 @@ def test_native_tracker_state_machine_on_the_tiny_bundle(native_build, tiny_bund
     got = compare(py_records, py_labels, native, tmp_path / "out")
     assert got["agreement"] == 1.0 and got["mean_iou"] >= 0.99, got
     assert any("score_update" in f["ran"] for f in native["frames"])
+
+
+def test_native_tracker_on_an_int8_bundle_writes_image_codes(native_build, tiny_calibration, tmp_path):
+    """An int8 ExecuTorch bundle takes the frame as int8 codes (quant.image_codes): the core writes them and
+    tracks as the Python tracker does over the same bundle."""
+    pytest.importorskip("executorch.backends.xnnpack.quantizer.xnnpack_quantizer")
+    from reusevos_edge.converters.bundle import export_bundle
+    from reusevos_edge.converters.targets import validate_options
+    from reusevos_edge.data.synthetic import make_clip
+    from reusevos_edge.quant.ptq import quantize_subgraphs
+
+    model, subgraphs, config, feeds = tiny_calibration
+    (tmp_path / "b").mkdir()
+    opts = validate_options(target="executorch", model="tiny", height=64, width=96, precision="int8",
+                            out_dir=tmp_path / "b")
+    result = export_bundle(opts, model=model, subgraphs=quantize_subgraphs(subgraphs, feeds, target="executorch"),
+                           tracker_config=config, quantization={"method": "ptq"})
+    image = next(e for e in result.manifest["subgraphs"] if e["name"] == "backbone_low")["inputs"][0]
+    assert image["dtype"] == "int8"
+    frames, masks = make_clip(num_frames=8, height=64, width=96, num_objects=2, speed_px=1.0, seed=3)
+    starts = {0: {1: masks[0] == 1, 2: masks[0] == 2}}
+    args = write_clip(tmp_path / "clip", list(frames), starts)
+    native = native_track(native_build, result.path, tmp_path / "clip", args, tmp_path / "out")
+    py_records, py_labels = python_track(result.path, list(frames), starts)
+    got = compare(py_records, py_labels, native, tmp_path / "out")
+    assert got["agreement"] == 1.0 and got["mean_iou"] >= 0.99 and got["max_dp"] < 1e-5, got
 
 
 def test_c_api_from_c_tracks_like_python_and_names_bad_calls(native_build, tiny_bundles, tmp_path):

@@ -69,11 +69,11 @@ def test_arm64_frame_and_mask_conversion_equal_the_x86_build(arm64_build, native
     yy, xx = np.mgrid[:size[0], :size[1]]
     ellipse = (((yy - size[0] / 2) / (size[0] / 3)) ** 2 + ((xx - size[1] / 2) / (size[1] / 4)) ** 2) < 1
     mask = write_pnm(tmp_path / "m.pgm", ellipse.astype(np.uint8))
-    for mode, image in (("frame", frame), ("mask", mask)):
+    for mode, image, dtype in (("frame", frame, []), ("frame", frame, ["int8"]), ("mask", mask, [])):
         host = subprocess.run([str(native_build / "reusevos-native-selftest"), mode, str(image), "384", "672",
-                               str(tmp_path / "host.bin")], capture_output=True, text=True)
+                               str(tmp_path / "host.bin"), *dtype], capture_output=True, text=True)
         assert host.returncode == 0, host.stderr
         for plain in (False, True):
-            arm = _arm64(arm64_build, mode, str(image), "384", "672", str(tmp_path / "arm.bin"), plain=plain)
+            arm = _arm64(arm64_build, mode, str(image), "384", "672", str(tmp_path / "arm.bin"), *dtype, plain=plain)
             assert arm.returncode == 0, arm.stderr
-            assert (tmp_path / "host.bin").read_bytes() == (tmp_path / "arm.bin").read_bytes(), (mode, size, plain)
+            assert (tmp_path / "host.bin").read_bytes() == (tmp_path / "arm.bin").read_bytes(), (mode, dtype, size, plain)

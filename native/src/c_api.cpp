@@ -53,9 +53,13 @@ class CallbackBackend : public Backend {
 
   std::vector<Tensor> run(const SubgraphSpec& graph, const std::vector<const Tensor*>& inputs) override {
     std::vector<rv_tensor> in, out;
-    for (size_t i = 0; i < inputs.size(); ++i)
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i]->dtype != DType::kFloat32)  // only an int8 ExecuTorch bundle's image; no callback runs one
+        throw Error("subgraph " + graph.name + " input " + graph.inputs[i].name + " is " +
+                    dtype_name(inputs[i]->dtype) + "; a caller's backend (rv_tensor) takes float32 tensors only");
       in.push_back(rv_tensor{graph.inputs[i].name.c_str(), inputs[i]->shape.data(), static_cast<int>(inputs[i]->shape.size()),
                              const_cast<float*>(inputs[i]->data.data()), static_cast<int64_t>(inputs[i]->data.size())});
+    }
     std::vector<Tensor> outputs;
     for (const auto& spec : graph.outputs) outputs.push_back(Tensor::zeros(spec.shape));
     for (size_t k = 0; k < outputs.size(); ++k)

@@ -54,7 +54,11 @@ std::vector<Tensor> ExecuTorchBackend::run(const SubgraphSpec& graph, const std:
   for (const Tensor* t : inputs) {
     std::vector<executorch::aten::SizesType> sizes(t->shape.begin(), t->shape.end());
     // ExecuTorch reads inputs only; from_blob borrows the buffer for the call
-    keep.push_back(executorch::extension::from_blob(const_cast<float*>(t->data.data()), sizes));
+    if (t->dtype == DType::kInt8)
+      keep.push_back(executorch::extension::from_blob(const_cast<int8_t*>(t->codes.data()), sizes,
+                                                      executorch::aten::ScalarType::Char));
+    else
+      keep.push_back(executorch::extension::from_blob(const_cast<float*>(t->data.data()), sizes));
     values.emplace_back(*keep.back());
   }
   auto result = impl_->module->execute(graph.name, values);

@@ -311,8 +311,9 @@ class HorizontalTaps {
 }  // namespace
 
 void frame_to_input(const ImageView& image, Tensor& out, std::vector<int16_t>& scratch) {
-  if (out.shape.size() != 4 || out.shape[0] != 1 || out.shape[1] != 3 || out.numel() != static_cast<int64_t>(out.data.size()))
+  if (out.shape.size() != 4 || out.shape[0] != 1 || out.shape[1] != 3 || out.numel() != static_cast<int64_t>(out.stored()))
     throw Error("frame_to_input: the output must be a 1x3xHxW tensor, got " + shape_text(out.shape));
+  const bool codes = out.dtype == DType::kInt8;
   const int height = static_cast<int>(out.shape[2]), width = static_cast<int>(out.shape[3]);
   if (image.data == nullptr || image.height <= 0 || image.width <= 0 || (image.channels != 3 && image.channels != 4) ||
       image.stride < static_cast<int64_t>(image.width) * image.channels)
@@ -326,8 +327,14 @@ void frame_to_input(const ImageView& image, Tensor& out, std::vector<int16_t>& s
     for (int y = 0; y < height; ++y) {
       const uint8_t* row = image.data + y * image.stride;
       for (int x = 0; x < width; ++x)
-        for (int c = 0; c < 3; ++c)
-          out.data[c * plane + static_cast<size_t>(y) * width + x] = row[x * cn + (image.bgr ? 2 - c : c)] * k;
+        for (int c = 0; c < 3; ++c) {
+          const uint8_t v = row[x * cn + (image.bgr ? 2 - c : c)];
+          const size_t i = c * plane + static_cast<size_t>(y) * width + x;
+          if (codes)
+            out.codes[i] = static_cast<int8_t>(v - 128);
+          else
+            out.data[i] = v * k;
+        }
     }
     return;
   }
@@ -355,7 +362,19 @@ void frame_to_input(const ImageView& image, Tensor& out, std::vector<int16_t>& s
     const int16_t* r1 = source_row(ty.i1[y]);
     const int16_t w0 = b0[y], w1 = b1[y];
     for (int c = 0; c < 3; ++c) {
-      float* o = out.data.data() + c * plane + static_cast<size_t>(y) * width;
+      const size_t at = c * plane + static_cast<size_t>(y) * width;
+      if (codes) {
+        int8_t* o = out.codes.data() + at;
+#if REUSEVOS_X86_DISPATCH
+        if (use_avx2()) {
+          blend_rows_codes_avx2(r0 + c * row, r1 + c * row, w0, w1, o, width);
+          continue;
+        }
+#endif
+        blend_rows_codes(r0 + c * row, r1 + c * row, w0, w1, o, width);
+        continue;
+      }
+      float* o = out.data.data() + at;
 #if REUSEVOS_X86_DISPATCH
       if (use_avx2()) {
         blend_rows_avx2(r0 + c * row, r1 + c * row, w0, w1, k, o, width);

@@ -32,6 +32,11 @@ std::vector<TensorSpec> specs(const json::Value& items, const std::string& where
     TensorSpec spec;
     spec.name = item.at("name", where).as_string(where + " name");
     for (const auto& d : item.at("shape", where).as_array(where + " shape")) spec.shape.push_back(d.as_int(where));
+    const json::Value* dtype = item.find("dtype");
+    const std::string name = dtype ? dtype->as_string(where + " dtype") : "float32";
+    if (name != "float32" && name != "int8")
+      throw Error(where + " " + spec.name + ": dtype \"" + name + "\", expected \"float32\" or \"int8\"");
+    spec.dtype = name == "int8" ? DType::kInt8 : DType::kFloat32;
     out.push_back(std::move(spec));
   }
   return out;
@@ -192,6 +197,12 @@ Manifest load_manifest(const std::string& bundle_dir, bool verify) {
   const auto& image = m.subgraph("backbone_low").inputs.at(0).shape;
   if (image.size() != 4 || image[2] != m.height || image[3] != m.width)
     throw Error(where + ": frame_size contradicts the backbone_low input shape " + shape_text(image));
+  for (const auto& [name, sg] : m.subgraphs)  // the tracker writes int8 codes for the frame, floats elsewhere
+    for (const auto* side : {&sg.inputs, &sg.outputs})
+      for (const auto& spec : *side)
+        if (spec.dtype == DType::kInt8 && (name != "backbone_low" || side != &sg.inputs || &spec != &sg.inputs[0]))
+          throw Error(where + ": subgraph " + name + " tensor " + spec.name +
+                      " is int8; only backbone_low's image may be (as int8 codes)");
   m.tracker = tracker_config(doc.find("tracker"), where);
   return m;
 }

@@ -178,6 +178,22 @@ __attribute__((target("avx2"))) void blend_rows_avx2(const int16_t* d0, const in
   }
   blend_rows(d0 + x, d1 + x, w0, w1, k, o + x, width - x);
 }
+
+// blend_rows_codes, 16 outputs per step: the 16 blended values (0..255) packed to bytes, top bit flipped.
+__attribute__((target("avx2"))) void blend_rows_codes_avx2(const int16_t* d0, const int16_t* d1, int16_t w0,
+                                                           int16_t w1, int8_t* o, int width) {
+  const __m256i a0 = _mm256_set1_epi16(w0), a1 = _mm256_set1_epi16(w1), two = _mm256_set1_epi16(2);
+  const __m128i flip = _mm_set1_epi8(static_cast<char>(0x80));
+  int x = 0;
+  for (; x + 16 <= width; x += 16) {
+    const __m256i h0 = _mm256_mulhi_epi16(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d0 + x)));
+    const __m256i h1 = _mm256_mulhi_epi16(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d1 + x)));
+    const __m256i v = _mm256_srai_epi16(_mm256_add_epi16(_mm256_add_epi16(h0, h1), two), 2);
+    const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + x), _mm_xor_si128(bytes, flip));
+  }
+  blend_rows_codes(d0 + x, d1 + x, w0, w1, o + x, width - x);
+}
 #endif  // REUSEVOS_X86_DISPATCH
 
 #if REUSEVOS_NEON

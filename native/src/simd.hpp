@@ -74,6 +74,15 @@ REUSEVOS_LOOP void blend_rows(const int16_t* __restrict d0, const int16_t* __res
   }
 }
 
+// blend_rows for an int8 bundle's input: the blended byte v as its code v - 128 (v with its top bit flipped).
+REUSEVOS_LOOP void blend_rows_codes(const int16_t* __restrict d0, const int16_t* __restrict d1, int16_t w0,
+                                    int16_t w1, int8_t* __restrict o, int width) {
+  for (int x = 0; x < width; ++x) {
+    const int16_t h0 = static_cast<int16_t>((w0 * d0[x]) >> 16), h1 = static_cast<int16_t>((w1 * d1[x]) >> 16);
+    o[x] = static_cast<int8_t>(((h0 + h1 + 2) >> 2) - 128);
+  }
+}
+
 #if REUSEVOS_X86_DISPATCH
 // True where the CPU has AVX2 and FMA and REUSEVOS_NO_SIMD is unset (asked once).
 bool use_avx2();
@@ -94,6 +103,8 @@ int plane_taps_avx2(const uint8_t* p, const int32_t* base, const uint8_t* masks,
 void sigmoid_avx2(float* v, size_t n);
 // blend_rows, 16 outputs per step.
 void blend_rows_avx2(const int16_t* d0, const int16_t* d1, int16_t w0, int16_t w1, float k, float* o, int width);
+// blend_rows_codes, 16 outputs per step.
+void blend_rows_codes_avx2(const int16_t* d0, const int16_t* d1, int16_t w0, int16_t w1, int8_t* o, int width);
 #endif
 
 #if REUSEVOS_NEON

@@ -49,12 +49,12 @@ std::string FrameRecord::to_json() const {
 Tracker::Tracker(const Manifest& manifest, Backend& backend, const TrackerConfig& config)
     : manifest_(manifest), backend_(backend), config_(config) {
   config_.validate();
-  const auto& image = manifest.subgraph("backbone_low").inputs.at(0).shape;
-  height_ = static_cast<int>(image[2]);
-  width_ = static_cast<int>(image[3]);
+  const TensorSpec& image = manifest.subgraph("backbone_low").inputs.at(0);
+  height_ = static_cast<int>(image.shape[2]);
+  width_ = static_cast<int>(image.shape[3]);
   memory_slots_ = static_cast<int>(manifest.subgraph("score_update").inputs.at(0).shape.at(0));
   refit_steps_ = manifest.subgraph("score_refit").repeat;
-  input_ = Tensor::zeros({1, 3, height_, width_});
+  input_ = Tensor::zeros({1, 3, height_, width_}, image.dtype);  // float32, or int8 codes
   reset();
 }
 

@@ -1,7 +1,7 @@
 // reusevos-native-selftest: unit checks of the core without a bundle (exit 0 = all passed), and dump modes
 // the Python tests use to compare the host ops with reusevos_edge.tracker.frames (OpenCV):
 //   reusevos-native-selftest                      run the checks
-//   reusevos-native-selftest frame IN.ppm H W OUT  frame_to_input -> OUT (float32, 3xHxW)
+//   reusevos-native-selftest frame IN.ppm H W OUT [int8]  frame_to_input -> OUT (float32 or int8 codes, 3xHxW)
 //   reusevos-native-selftest mask IN.pgm H W OUT   mask_to_model (nonzero = 1) -> OUT (float32, HxW)
 //   reusevos-native-selftest manifest DIR          load + verify a bundle's manifest, print its frame size
 #include <cmath>
@@ -47,6 +47,11 @@ void check_bgra() {
     frame_to_input(ImageView{rgb.data(), h, w, 3, w * 3}, a, scratch);
     frame_to_input(ImageView{bgra.data(), h, w, 4, w * 4 + 12, true}, b, scratch);
     check(a.data == b.data, oh == h ? "BGRA equals RGB at the model size" : "BGRA equals RGB resized");
+    Tensor codes = Tensor::zeros({1, 3, oh, ow}, DType::kInt8);
+    frame_to_input(ImageView{bgra.data(), h, w, 4, w * 4 + 12, true}, codes, scratch);
+    bool same = true;  // each code is the byte whose u / 255 the float input holds, minus 128
+    for (size_t i = 0; i < a.data.size(); ++i) same &= codes.codes[i] == std::lround(a.data[i] * 255.0f) - 128;
+    check(same, oh == h ? "int8 codes are the float input's bytes - 128" : "int8 codes of the resize likewise");
   }
 }
 
@@ -130,15 +135,20 @@ int main(int argc, char** argv) {
       std::printf(failures ? "%d check(s) failed\n" : "all checks passed\n", failures);
       return failures ? 1 : 0;
     }
-    if ((mode == "frame" || mode == "mask") && argc == 6) {
+    const bool codes = mode == "frame" && argc == 7 && std::string(argv[6]) == "int8";
+    if ((mode == "frame" || mode == "mask") && (argc == 6 || codes)) {
       int h = std::stoi(argv[3]), w = std::stoi(argv[4]);
       if (mode == "frame") {
         tools::Image img = tools::read_pnm(argv[2], 3);
         ImageView view{img.pixels.data(), img.height, img.width, 3, static_cast<int64_t>(img.width) * 3};
-        Tensor input = Tensor::zeros({1, 3, h, w});
+        Tensor input = Tensor::zeros({1, 3, h, w}, codes ? DType::kInt8 : DType::kFloat32);
         std::vector<int16_t> scratch;
         frame_to_input(view, input, scratch);
-        write_floats(argv[5], input.data);
+        if (codes)
+          std::ofstream(argv[5], std::ios::binary).write(reinterpret_cast<const char*>(input.codes.data()),
+                                                         static_cast<std::streamsize>(input.codes.size()));
+        else
+          write_floats(argv[5], input.data);
       } else {
         tools::Image img = tools::read_pnm(argv[2], 1);
         write_floats(argv[5], mask_to_model(img.pixels, img.height, img.width, h, w));
@@ -150,7 +160,7 @@ int main(int argc, char** argv) {
       std::printf("%s %dx%d %zu subgraphs\n", m.target.c_str(), m.height, m.width, m.subgraphs.size());
       return 0;
     }
-    std::fprintf(stderr, "usage: reusevos-native-selftest [frame IN.ppm H W OUT | mask IN.pgm H W OUT | manifest DIR]\n");
+    std::fprintf(stderr, "usage: reusevos-native-selftest [frame IN.ppm H W OUT [int8] | mask IN.pgm H W OUT | manifest DIR]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -52,9 +52,11 @@ class Subgraph:
         return [s.name for s in self.outputs]
 
     def example_inputs(self, *, seed: int = 0) -> tuple[torch.Tensor, ...]:
-        """Random inputs of the right shapes (uniform [0, 1): valid images, masks and weights)."""
+        """Random inputs of the right shapes: float32 uniform in [0, 1) (valid images, masks and weights),
+        uint8 uniform over 0..255 (pixel codes)."""
         gen = torch.Generator().manual_seed(seed)
-        return tuple(torch.rand(s.shape, generator=gen) for s in self.inputs)
+        return tuple(torch.randint(0, 256, s.shape, generator=gen, dtype=torch.uint8).view(getattr(torch, s.dtype)) if s.dtype in ("uint8", "int8")
+                     else torch.rand(s.shape, generator=gen) for s in self.inputs)
 
     def to_json(self) -> dict:
         return {

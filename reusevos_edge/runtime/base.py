@@ -31,9 +31,11 @@ class Runner(Protocol):
 
 def check_feeds(subgraphs: Mapping[str, Subgraph], name: str, feeds: Mapping[str, np.ndarray], *,
                 where: str) -> list[np.ndarray]:
-    """Feeds of subgraph ``name`` in contract order as float32 C-contiguous arrays.
+    """Feeds of subgraph ``name`` in contract order as C-contiguous arrays of the spec's dtype: float32
+    (anything else is cast), or an integer dtype the feed must already have (an int8 bundle's image codes,
+    :mod:`reusevos_edge.quant.image_codes`: a cast from float would be silently wrong).
 
-    InputError names an unknown subgraph (``where``: the model or bundle) or a missing/misshaped input.
+    InputError names an unknown subgraph (``where``: the model or bundle) or a missing/misshaped/mistyped input.
     """
     graph = subgraphs.get(name)
     if graph is None:
@@ -44,7 +46,10 @@ def check_feeds(subgraphs: Mapping[str, Subgraph], name: str, feeds: Mapping[str
         if arr is None or tuple(np.shape(arr)) != spec.shape:
             got = None if arr is None else tuple(np.shape(arr))
             raise InputError(f"subgraph {name!r} input {spec.name!r}: expected shape {spec.shape}, got {got}")
-        arrays.append(np.ascontiguousarray(arr, dtype=np.float32))
+        if spec.dtype != "float32" and np.asarray(arr).dtype != spec.dtype:
+            raise InputError(f"subgraph {name!r} input {spec.name!r}: expected {spec.dtype} values, got "
+                             f"{np.asarray(arr).dtype}")
+        arrays.append(np.ascontiguousarray(arr, dtype=spec.dtype))
     return arrays
 
 

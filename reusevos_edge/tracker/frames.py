@@ -14,17 +14,24 @@ def set_host_threads(threads: int) -> None:
 
 
 def frame_to_input(frame: np.ndarray, *, height: int, width: int, out: np.ndarray | None = None) -> np.ndarray:
-    """HxWx3 uint8 RGB -> 1x3xheightxwidth float32 in [0, 1]: bilinear resize of the uint8 frame, then x / 255.
+    """HxWx3 uint8 RGB -> 1x3xheightxwidth model input: bilinear resize of the uint8 frame, then per value
+    either float32 u / 255 (in [0, 1]) or, when ``out`` is int8, the code u - 128 (the byte with its top bit
+    flipped: what an int8 bundle's ``backbone_low`` takes, :mod:`reusevos_edge.quant.image_codes`).
 
-    Each uint8 plane is scaled straight into its slot of the NCHW output (no float HWC temporary and no
-    transposing copy: about 3x faster than cast-then-transpose at 480p). ``out`` (1x3xheightxwidth float32)
-    is written and returned when given: the tracker reuses one per video, since a fresh 3 MB array per
-    frame costs its page faults again every frame.
+    Each uint8 plane is written straight into its slot of the NCHW output (no float HWC temporary and no
+    transposing copy: about 3x faster than cast-then-transpose at 480p). ``out`` (1x3xheightxwidth, float32
+    or int8) is written and returned when given: the tracker reuses one per video, since a fresh array per
+    frame costs its page faults again every frame. Without ``out``: float32.
     """
     if frame.shape[:2] != (height, width):
         frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
     if out is None:
         out = np.empty((1, 3, height, width), np.float32)
+    if out.dtype == np.int8:
+        codes = out.view(np.uint8)
+        cv2.split(frame, [codes[0, 0], codes[0, 1], codes[0, 2]])
+        np.bitwise_xor(codes, np.uint8(0x80), out=codes)
+        return out
     for channel, plane in enumerate(cv2.split(frame)):
         np.multiply(plane, np.float32(1.0 / 255.0), out=out[0, channel])
     return out

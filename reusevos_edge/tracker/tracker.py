@@ -55,11 +55,12 @@ class Tracker:
     def __init__(self, *, runner: Runner, config: TrackerConfig | None = None) -> None:
         self.runner = runner
         self.config = config or TrackerConfig()
-        spec = runner.subgraphs["backbone_low"].inputs[0].shape
-        self.height, self.width = int(spec[2]), int(spec[3])
+        image = runner.subgraphs["backbone_low"].inputs[0]
+        self.height, self.width = int(image.shape[2]), int(image.shape[3])
         self.memory_slots = int(runner.subgraphs["score_update"].inputs[0].shape[0])
         self._refit_steps = runner.subgraphs["score_refit"].repeat
-        self._input = np.empty((1, 3, self.height, self.width), np.float32)  # each frame's model input, reused
+        # each frame's model input (float32, or int8 codes where the bundle takes them), reused
+        self._input = np.empty((1, 3, self.height, self.width), image.dtype)
         self.reset()
 
     def reset(self) -> None:

@@ -20,9 +20,10 @@ struct ImageView {
   bool bgr = false;
 };
 
-// RGB(A) uint8 -> `out`, 1x3xHxW float32 in [0, 1] (its shape gives H and W): OpenCV's INTER_LINEAR uint8
-// resize (its fixed-point arithmetic, bit for bit on the sizes the tests cover), then x / 255. `scratch`
-// holds the horizontal pass; both are reused from frame to frame (no per-frame allocation).
+// RGB(A) uint8 -> `out`, 1x3xHxW (its shape gives H and W): OpenCV's INTER_LINEAR uint8 resize (its
+// fixed-point arithmetic, bit for bit on the sizes the tests cover), then per byte u either u / 255 (float32
+// `out`) or the int8 code u - 128 (int8 `out`: an int8 bundle's input). `scratch` holds the horizontal pass;
+// both are reused from frame to frame (no per-frame allocation).
 void frame_to_input(const ImageView& image, Tensor& out, std::vector<int16_t>& scratch);
 
 // HxW 0/1 mask -> height x width float32 coverage in [0, 1] (OpenCV INTER_AREA on float32).

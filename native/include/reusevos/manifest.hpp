@@ -15,6 +15,7 @@ constexpr int kFormatVersion = 3;  // reusevos_edge.runtime.bundle_format.FORMAT
 struct TensorSpec {
   std::string name;
   std::vector<int64_t> shape;
+  DType dtype = DType::kFloat32;  // int8 only for backbone_low's image in an int8 ExecuTorch bundle
 };
 
 // One stateless fixed-shape program; `repeat` is how many times the host runs it in a row (score_refit).
@@ -60,7 +61,8 @@ struct Manifest {
 };
 
 // Read `bundle_dir`/manifest.json; with `verify` check its manifest_sha256, every file's sha256, no
-// missing or extra files, and the frame size against backbone_low. Error naming the bundle otherwise.
+// missing or extra files, the frame size against backbone_low, and that no tensor but backbone_low's image
+// is int8. Error naming the bundle otherwise.
 Manifest load_manifest(const std::string& bundle_dir, bool verify = true);
 
 }  // namespace reusevos
