@@ -42,8 +42,14 @@ class MixedRunner:
 
     def run(self, name: str, feeds):
         if name in self.names:
-            return self.int8.run(name, feeds_for(self.int8.subgraphs[name], feeds))
+            return self.int8.run(name, _as_int8_takes_them(self.int8, name, feeds))
         return self.fp32.run(name, feeds)
+
+
+def _as_int8_takes_them(int8, name: str, feeds):
+    """The fp32 run's ``feeds`` as ``int8``'s program ``name`` takes them (its image as int8 codes)."""
+    graph = int8.subgraphs.get(name)
+    return feeds if graph is None else feeds_for(graph, feeds)
 
 
 class ShadowGate:
@@ -60,7 +66,7 @@ class ShadowGate:
     def run(self, name: str, feeds):
         out = self.fp32.run(name, feeds)
         if name == "backbone_low":
-            self._f8 = self.int8.run(name, feeds_for(self.int8.subgraphs[name], feeds))["f8"]
+            self._f8 = self.int8.run(name, _as_int8_takes_them(self.int8, name, feeds))["f8"]
         elif name == "template_build":
             self._template = self.int8.run(name, {**feeds, "f8": self._f8})["template"]
         elif name == "match_gate":
