@@ -15,7 +15,7 @@ from pathlib import Path
 from reusevos_edge.fileio import staged_dir
 from reusevos_edge.model.fingerprint import weights_fingerprint
 from reusevos_edge.model.registry import default_checkpoint
-from reusevos_edge.quant.image_codes import CODE_DTYPE, IMAGE_PROGRAM, image_code_input
+from reusevos_edge.quant.image_codes import CODE_DTYPE, IMAGE_PROGRAM
 from reusevos_edge.quant.precision import precision_table
 from reusevos_edge.runtime.bundle_format import (bundle_size_bytes, read_manifest, sha256_file, subgraph_entries,
                                                  write_manifest)
@@ -58,8 +58,6 @@ def export_bundle(options: ExportOptions, *, model, subgraphs, tracker_config,
     ``quantization``: how int8 subgraphs were quantized (method, quantizer, calibration), for the manifest.
     """
     start = time.perf_counter()
-    if options.precision.value == "int8" and options.target.image_codes:
-        subgraphs = image_code_input(subgraphs)
     final = options.out_dir / options.bundle_name
     exporter = options.target.load_exporter()
     with staged_dir(final, replace=True) as staging:
@@ -82,9 +80,9 @@ def build_manifest(options: ExportOptions, model, subgraphs, result: ExportResul
         "subgraph_precision": precision_table([sg.name for sg in subgraphs], options.precision.value),
         "model": {**checkpoint_info(options), "weights_sha256": weights_fingerprint(model)},
         "frame_size": [options.height, options.width],
-        "normalisation": normalisation(model, subgraphs),
+        "normalisation": normalisation(model, codes=result.input_dtypes.get(IMAGE_PROGRAM, {}).get("image") == CODE_DTYPE),
         "tracker": tracker_config.to_json(),
-        "subgraphs": subgraph_entries(subgraphs, result.io_names),
+        "subgraphs": subgraph_entries(subgraphs, result.io_names, result.input_dtypes),
         "object_state": object_state(subgraphs),
         "export": result.to_json(),
     }
@@ -97,16 +95,15 @@ def checkpoint_info(options: ExportOptions) -> dict:
             "checkpoint_sha256": sha256_file(path) if path else None}
 
 
-def normalisation(model, subgraphs) -> dict:
-    """How the host prepares a frame (float32, or int8 codes where ``backbone_low`` takes them), and the
-    normalisation baked into ``backbone_low``."""
+def normalisation(model, *, codes: bool) -> dict:
+    """How the host prepares a frame (float32, or int8 codes where the program takes them: ``codes``), and
+    the normalisation baked into ``backbone_low``."""
     norm = next((m for m in model.modules() if hasattr(m, "mean") and hasattr(m, "inv_std")), None)
     baked = None if norm is None else {
         "mean": [round(float(v), 6) for v in norm.mean.flatten()],
         "std": [round(1.0 / float(v), 6) for v in norm.inv_std.flatten()],
     }
-    image = next(sg for sg in subgraphs if sg.name == IMAGE_PROGRAM).inputs[0]
-    scaled = "int8 u - 128 (codes, u / 255 on scale 1/255, zero point -128)" if image.dtype == CODE_DTYPE else "float32 / 255"
+    scaled = "int8 u - 128 (codes, u / 255 on scale 1/255, zero point -128)" if codes else "float32 / 255"
     return {
         "host": f"RGB uint8 HxWx3 -> bilinear resize to frame_size -> {scaled} -> 1x3xHxW (NCHW)",
         "in_program": baked,

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from reusevos_edge.errors import InputError, require
+from reusevos_edge.quant.image_codes import CODE_DTYPE, IMAGE_PROGRAM, image_code_input
 
 from .export_result import ExportResult
 
@@ -23,20 +24,24 @@ PTE_NAME = "model.pte"
 _BOOKKEEPING = {"executorch_call_delegate", "getitem"}
 
 
-def export_executorch(subgraphs, out_dir: Path, *, precision: str = "fp32") -> ExportResult:
+def export_executorch(subgraphs, out_dir: Path, *, precision: str = "fp32", image_codes: bool = True) -> ExportResult:
     """Write ``out_dir/model.pte``; return the file and the undelegated ops per method.
 
     int8: the subgraphs come already PT2E-quantized (``reusevos_edge.quant``); XNNPACK takes their
-    quantize/dequantize pairs and runs the ops between them with int8 kernels.
+    quantize/dequantize pairs and runs the ops between them with int8 kernels. ``backbone_low`` takes the
+    frame as int8 codes (:mod:`reusevos_edge.quant.image_codes`) unless ``image_codes`` is False.
     """
     if precision not in ("fp32", "int8"):
         raise InputError(f"ExecuTorch export supports precision fp32 and int8, got {precision!r}")
     exir = require("executorch.exir", extra="executorch", purpose="ExecuTorch export")
     xnn = require("executorch.backends.xnnpack.partition.xnnpack_partitioner", extra="executorch",
                   purpose="ExecuTorch XNNPACK delegation")
+    result = ExportResult(artifact=PTE_NAME, files=[PTE_NAME])
+    if precision == "int8" and image_codes and any(sg.name == IMAGE_PROGRAM for sg in subgraphs):
+        subgraphs = image_code_input(subgraphs)
+        result.input_dtypes[IMAGE_PROGRAM] = {"image": CODE_DTYPE}
     programs = {sg.name: torch.export.export(_lowerable(sg.module), sg.example_inputs()) for sg in subgraphs}
     edge = exir.to_edge_transform_and_lower(programs, partitioner=[xnn.XnnpackPartitioner()])
-    result = ExportResult(artifact=PTE_NAME, files=[PTE_NAME])
     for sg in subgraphs:
         ops = _undelegated_ops(edge.exported_program(sg.name))
         result.undelegated_ops[sg.name] = sorted(ops)

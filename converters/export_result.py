@@ -11,7 +11,9 @@ class ExportResult:
 
     ``io_names[subgraph] = {"inputs": {contract: program}, "outputs": {contract: program}}`` when
     the program names differ from the contract; ``undelegated_ops[subgraph]`` lists operators left
-    outside the accelerator delegate; ``op_inventory[subgraph]`` the operator types in the program.
+    outside the accelerator delegate; ``op_inventory[subgraph]`` the operator types in the program;
+    ``input_dtypes[subgraph][input]`` the dtype a program input takes where it is not the contract's float32
+    (an int8 bundle's image as int8 codes, :mod:`reusevos_edge.quant.image_codes`).
     """
 
     artifact: str
@@ -19,6 +21,7 @@ class ExportResult:
     io_names: dict[str, dict] = field(default_factory=dict)
     undelegated_ops: dict[str, list[str]] = field(default_factory=dict)
     op_inventory: dict[str, list[str]] = field(default_factory=dict)
+    input_dtypes: dict[str, dict[str, str]] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:

@@ -19,8 +19,10 @@ that ``convert_pt2e`` folds are unfolded first (exactly: same scale, same intege
 tensor at a quantize/dequantize boundary becomes int8; its scale and zero point are listed in the
 manifest (``export.io_quantization``), and the runtime quantizes and dequantizes there. The
 converter leaves each int8 stride-2 'SAME' pad as a transposed copy before its conv;
-:func:`.tflite_rewrite.rewrite` folds it back into the conv (exact; count in the manifest) and stores
-equal vectors once (the per-channel zero points: 0.35 MB of the lite0 int8 model).
+:func:`.tflite_rewrite.rewrite` folds it back into the conv (exact; count in the manifest), lets the int8
+``backbone_low`` take the frame as int8 codes (its float mean subtraction folded into the input's zero
+point; :mod:`reusevos_edge.quant.image_codes`) and stores equal vectors once (the per-channel zero points:
+0.35 MB of the lite0 int8 model).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 import torch
 
 from reusevos_edge.errors import InputError, require
+from reusevos_edge.quant.image_codes import CODE_DTYPE, IMAGE_PROGRAM
 
 from .export_result import ExportResult
 from .tflite_rewrite import builtin_names, op_name, rewrite
@@ -65,6 +68,8 @@ def export_tflite(subgraphs, out_dir: Path, *, precision: str = "fp32") -> Expor
     result.op_inventory = _op_inventory(model)
     if precision == "int8":
         result.extra["io_quantization"] = _io_quantization(model, subgraphs)
+    if rewritten.image_codes:
+        result.input_dtypes[IMAGE_PROGRAM] = {"image": CODE_DTYPE}
     return result
 
 

@@ -35,29 +35,33 @@ _NHWC = (0, 2, 3, 1)
 @dataclass(frozen=True)
 class Rewrite:
     """What :func:`rewrite` changed: 'SAME' pad chains folded into their convs, vector references that
-    now share an equal earlier vector, and the file size before and after."""
+    now share an equal earlier vector, the file size before and after, and whether ``backbone_low`` now
+    takes int8 image codes."""
 
     folded_same_pads: int
     shared_vectors: int
     bytes_before: int
     bytes_after: int
+    image_codes: bool = False
 
 
 def rewrite(path: Path) -> Rewrite:
     """Rewrite ``path`` in place (temp file, then rename): fold every ``TRANSPOSE -> PAD -> TRANSPOSE ->
-    conv(VALID)`` chain whose pad is the conv's 'SAME' padding into ``conv(SAME)``, and store equal
-    vectors (quantization scales and zero points, shapes) once."""
+    conv(VALID)`` chain whose pad is the conv's 'SAME' padding into ``conv(SAME)``, let an int8
+    ``backbone_low`` take the frame as int8 codes (:func:`_take_image_codes`), and store equal vectors
+    (quantization scales and zero points, shapes) once."""
     schema = require("ai_edge_litert.schema_py_generated", extra="tflite", purpose="LiteRT graph rewrite")
     flatbuffers = require("flatbuffers", extra="tflite", purpose="LiteRT graph rewrite")
     data = path.read_bytes()
     model = schema.ModelT.InitFromPackedBuf(data, 0)
     folded = sum(_fold_subgraph(model, schema, graph) for graph in model.subgraphs)
+    image_codes = _take_image_codes(model, schema)
     builder = _sharing_builder(flatbuffers, 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     packed = bytes(builder.Output())
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(packed))
     return Rewrite(folded_same_pads=folded, shared_vectors=builder.shared, bytes_before=len(data),
-                   bytes_after=len(packed))
+                   bytes_after=len(packed), image_codes=image_codes)
 
 
 def _sharing_builder(flatbuffers, size: int):
@@ -121,6 +125,46 @@ def _fold_subgraph(model, schema, graph) -> int:
         dropped += [front, pad, back]
     graph.operators = [op for op in ops if not any(op is d for d in dropped)]
     return len(dropped) // 3
+
+
+def _take_image_codes(model, schema) -> bool:
+    """``backbone_low`` takes the frame as int8 codes u - 128 (:mod:`reusevos_edge.quant.image_codes`)
+    instead of float u / 255, where its int8 graph begins ``SUB(image, m) -> QUANTIZE`` with one mean m
+    for every channel and 255 m an integer k (lite0: 127): the image tensor becomes int8 on scale 1/255,
+    zero point k - 128 (the code u - 128 then stands for (u - k) / 255 = u / 255 - m, the SUB's output),
+    and the QUANTIZE requantizes it, int8 to int8. Exact: the float path rounded (u - k) / 255 / s to its
+    nearest step too, and for lite0 both give u - 128 (|255 s - 1| < 0.001). Returns whether it applied."""
+    signature = next((sig for sig in model.signatureDefs if sig.signatureKey.decode() == "backbone_low"), None)
+    if signature is None or len(signature.inputs) != 1:
+        return False
+    graph = model.subgraphs[signature.subgraphIndex]
+    image = signature.inputs[0].tensorIndex
+    names = builtin_names(schema)
+    users = [op for op in graph.operators if image in op.inputs]
+    sub = users[0] if len(users) == 1 else None
+    if sub is None or op_name(model, sub, names) != "SUB" or list(sub.inputs).index(image) != 0:
+        return False
+    if getattr(sub.builtinOptions, "fusedActivationFunction", 0) != schema.ActivationFunctionType.NONE:
+        return False
+    data = model.buffers[graph.tensors[sub.inputs[1]].buffer].data
+    mean = np.frombuffer(bytes(data), dtype=np.float32) if data is not None and len(data) else np.empty(0)
+    k = float(mean[0]) * 255.0 if mean.size else -1.0
+    if not mean.size or np.any(mean != mean[0]) or abs(k - round(k)) > 1e-4 or not 0 <= round(k) <= 255:
+        return False
+    after = [op for op in graph.operators if sub.outputs[0] in op.inputs]
+    quantize = after[0] if len(after) == 1 else None
+    if (quantize is None or op_name(model, quantize, names) != "QUANTIZE" or sub.outputs[0] in graph.outputs
+            or graph.tensors[quantize.outputs[0]].type != schema.TensorType.INT8):
+        return False
+    tensor = graph.tensors[image]
+    tensor.type = schema.TensorType.INT8
+    tensor.quantization = schema.QuantizationParametersT()
+    tensor.quantization.scale = [1.0 / 255.0]
+    tensor.quantization.zeroPoint = [round(k) - 128]
+    quantize.inputs = np.array(quantize.inputs, dtype=np.int32)
+    quantize.inputs[0] = image
+    graph.operators = [op for op in graph.operators if op is not sub]
+    return True
 
 
 def builtin_names(schema) -> dict[int, str]:

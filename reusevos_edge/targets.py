@@ -39,8 +39,7 @@ class Target:
     are; else its own recipe takes their parameters (``reusevos_edge.quant.transfer``);
     native_core: whether the native tracker core (``native/``) has a backend for its bundles;
     op_profile: ``"module:attribute"`` of the function timing every operator inside its programs
-    (``reusevos-bench --op-profile``), where the runtime reports them; image_codes: its int8 bundles take
-    the frame as 8-bit codes (:mod:`reusevos_edge.quant.image_codes`).
+    (``reusevos-bench --op-profile``), where the runtime reports them.
     """
 
     name: str
@@ -58,7 +57,6 @@ class Target:
     lowers_qat: bool = True
     native_core: bool = False
     op_profile: str | None = None
-    image_codes: bool = False
 
     def load_exporter(self):
         """The export function ``(subgraphs, out_dir, *, precision, **options) -> ExportResult``."""
@@ -99,7 +97,7 @@ TARGETS: dict[str, Target] = {
                "executorch.runtime", f"{_CONVERTERS}.executorch_export:export_executorch",
                f"{_RUNTIME}.executorch_backend:ExecuTorchBackend", True,
                "ExecuTorch .pte, one method per subgraph, XNNPACK-delegated",
-               quantizer=f"{_QUANT}.xnnpack:xnnpack_quantizer", native_core=True, image_codes=True,
+               quantizer=f"{_QUANT}.xnnpack:xnnpack_quantizer", native_core=True,
                op_profile="reusevos_edge.bench.op_profile:profile_executorch"),
         Target("tflite", ".tflite", (Precision.FP32, Precision.INT8), "tflite", "litert_torch",
                "ai_edge_litert.interpreter", f"{_CONVERTERS}.tflite_export:export_tflite",

@@ -93,6 +93,44 @@ def test_int8_stride2_same_pads_are_folded_into_their_convs(tmp_path):
     assert abs(got - ref).max() <= 2 * quant["outputs"]["y"]["scale"]  # a rounding step or two
 
 
+@pytest.mark.backend
+def test_lite0_int8_backbone_low_takes_image_codes_bit_exactly(tmp_path, monkeypatch):
+    """lite0's int8 ``backbone_low`` (64x96) begins SUB(image, 127/255) -> QUANTIZE: the rewrite makes its
+    image int8 codes u - 128 (zero point 127 - 128) and drops the SUB; its outputs equal, bit for bit, those
+    of the float-input program on u / 255. The tiny model's mean (0.5: 127.5 / 255) keeps a float input."""
+    pytest.importorskip("litert_torch")
+    pytest.importorskip("ai_edge_litert")
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    import reusevos_edge.converters.tflite_rewrite as tflite_rewrite
+    from reusevos_edge.converters.tflite_export import TFLITE_NAME, export_tflite
+    from reusevos_edge.model.registry import build_model
+    from reusevos_edge.model.subgraphs import build_subgraphs
+    from reusevos_edge.quant.ptq import quantize_subgraphs
+
+    low = [sg for sg in build_subgraphs(build_model("lite0"), height=H, width=W) if sg.name == "backbone_low"]
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (1, 3, H, W)).astype(np.float32) / np.float32(255) for _ in range(3)]
+    q = quantize_subgraphs(low, {"backbone_low": [{"image": f} for f in frames]}, target="tflite")
+    (tmp_path / "codes").mkdir()
+    codes = export_tflite(q, tmp_path / "codes", precision="int8")
+    assert codes.input_dtypes == {"backbone_low": {"image": "int8"}}
+    assert codes.extra["io_quantization"]["backbone_low"]["inputs"]["image"]["zero_point"] == -1
+    monkeypatch.setattr(tflite_rewrite, "_take_image_codes", lambda model, schema: False)
+    (tmp_path / "float").mkdir()
+    plain = export_tflite(q, tmp_path / "float", precision="int8")
+    assert plain.input_dtypes == {} and "SUB" in plain.op_inventory["backbone_low"]
+    assert "SUB" not in codes.op_inventory["backbone_low"]
+    u = rng.integers(0, 256, (1, 3, H, W), dtype=np.uint8)
+    got = Interpreter(model_path=str(tmp_path / "codes" / TFLITE_NAME)).get_signature_runner("backbone_low")(
+        args_0=(u.astype(np.int16) - 128).astype(np.int8))
+    want = Interpreter(model_path=str(tmp_path / "float" / TFLITE_NAME)).get_signature_runner("backbone_low")(
+        args_0=u.astype(np.float32) * np.float32(1 / 255))
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+
+
 def _quantize(x, params):
     import numpy as np
 

@@ -7,12 +7,16 @@ bit flipped) stands for (q + 128) / 255 = u / 255 exactly, on the int8 grid scal
 no extra rounding: the features are bit for bit those of the float input) and computes on as before.
 
 What it buys: the host writes 1 byte per value instead of 4 (0.77 MB instead of 3.1 MB per 384x672
-frame) and the float scaling pass goes away, in Python and in the native core alike. The manifest
-records it as the input's dtype (``"int8"``); every runner writes what the manifest asks for
+frame) and the float scaling pass goes away, in Python and in the native core alike. The exporter that
+made the program records it (``ExportResult.input_dtypes``), the manifest as the input's dtype
+(``"int8"``), and every runner writes what the manifest asks for
 (:func:`reusevos_edge.tracker.frames.frame_to_input`, ``native/src/image_ops.cpp``).
 
-Targets: ExecuTorch int8 (``Target.image_codes``). A uint8 input (codes equal to the bytes) is not
-used: XNNPACK leaves a uint8 dequantize to the portable kernels, which the runtime does not link.
+Targets: ExecuTorch int8 wraps ``backbone_low`` (:func:`image_code_input`; a uint8 input, codes equal to
+the bytes, is not used: XNNPACK leaves a uint8 dequantize to the portable kernels, which the runtime does
+not link). LiteRT int8 rewrites its converted graph instead (``converters/tflite_rewrite.py``: litert-torch
+refuses a dequantize of a plain int8 input). ONNX and Core ML take float32 (not measured worth it: ONNX
+Runtime's host share is below 5 % already; Core ML's image input is its own question).
 """
 
 from __future__ import annotations

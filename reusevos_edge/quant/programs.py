@@ -194,7 +194,7 @@ def _lowered(programs: QuantizedPrograms, low, high, folder: Path) -> tuple[Call
     by_name = {sg.name: sg for sg in programs.subgraphs}
     folder.mkdir(parents=True, exist_ok=True)
     export_executorch([dataclasses.replace(by_name[n], module=m) for n, m in zip(BACKBONE, (low, high))], folder,
-                      precision="int8")
+                      precision="int8", image_codes=False)  # fed the training cache's float frames
     program = runtime.Runtime.get().load_program(folder / PTE_NAME)
     methods = [program.load_method(n) for n in BACKBONE]
     return tuple((lambda *xs, m=m: tuple(t.clone() for t in m.execute(list(xs)))) for m in methods)

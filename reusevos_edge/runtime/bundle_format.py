@@ -73,15 +73,19 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
-def subgraph_entries(subgraphs, io_names: dict[str, dict]) -> list[dict]:
+def subgraph_entries(subgraphs, io_names: dict[str, dict], input_dtypes: dict[str, dict[str, str]] | None = None
+                     ) -> list[dict]:
     """Contract of each subgraph plus the program-side names of its inputs and outputs.
 
     ``io_names[name] = {"inputs": {contract: program}, "outputs": {contract: program}}``; a
-    missing entry means the program uses the contract names.
+    missing entry means the program uses the contract names. ``input_dtypes[name][input]``: the dtype a
+    program input takes instead of the contract's (an int8 bundle's image codes).
     """
     entries = []
     for sg in subgraphs:
         entry = sg.to_json()
+        for spec in entry["inputs"]:
+            spec["dtype"] = (input_dtypes or {}).get(sg.name, {}).get(spec["name"], spec["dtype"])
         names = io_names.get(sg.name, {})
         entry["program_inputs"] = {n: names.get("inputs", {}).get(n, n) for n in sg.input_names}
         entry["program_outputs"] = {n: names.get("outputs", {}).get(n, n) for n in sg.output_names}

@@ -4,7 +4,8 @@ Signature inputs/outputs are named by litert-torch (``args_0`` / ``output_0`` ..
 ``program_inputs`` / ``program_outputs`` map them to the contract names. In an int8 bundle a signature
 tensor at a quantize/dequantize boundary is int8: the backend quantizes float inputs and dequantizes
 outputs with the scale and zero point the interpreter reports (the manifest's
-``export.io_quantization`` lists the same), so callers only ever see float32.
+``export.io_quantization`` lists the same), so callers only ever see float32, but for the image of an int8
+bundle: int8 codes, which the program takes as they are (:mod:`reusevos_edge.quant.image_codes`).
 
 An int8 output that the tracker feeds straight into another int8 input (``backbone_low``'s f4 and f8
 go to four programs per frame) is not rounded again from its floats: the backend remembers the integers
@@ -49,7 +50,8 @@ class TFLiteBackend:
         feeds = {}
         for spec, arr in zip(graph.inputs, arrays):
             key = self.program_inputs[name][spec.name]
-            feeds[key] = self.integers.quantize(arr, quantized_in[key]) if key in quantized_in else arr
+            quantize = key in quantized_in and spec.dtype == "float32"  # int8 image codes go in as they are
+            feeds[key] = self.integers.quantize(arr, quantized_in[key]) if quantize else arr
         outs = self.signatures[name](**feeds)
         keys = [self.program_outputs[name][spec.name] for spec in graph.outputs]
         return [self.integers.dequantize(outs[k], quantized_out[k]) if k in quantized_out else outs[k] for k in keys]
