@@ -426,3 +426,18 @@ def test_non_finite_gate_output_is_an_error_not_a_decision(torch_runner, clip):
     tracker.step(frames[0], {1: masks[0] == 1})
     with pytest.raises(InputError, match="frame 1, object 1: match_gate returned P_gate nan"):
         tracker.step(frames[1])
+
+
+def test_returned_probabilities_are_the_callers(torch_runner):
+    """The tracker writes each object's probability into one reused model-size buffer; what a step returns
+    (frames at the model size, so no resize copies it) is the caller's: two objects' planes differ and a
+    later step leaves them as they were."""
+    frames, masks = make_clip(num_frames=3, height=H, width=W, num_objects=2, speed_px=2.0, seed=4)
+    tracker = Tracker(runner=torch_runner, config=TrackerConfig(update_every=EVERY, tau=1.0))
+    tracker.step(frames[0], {1: masks[0] == 1, 2: masks[0] == 2})
+    first = tracker.step(frames[1])
+    kept = {k: v.copy() for k, v in first.probs.items()}
+    assert not np.shares_memory(first.probs[1], first.probs[2]) and not np.array_equal(kept[1], kept[2])
+    tracker.step(frames[2])
+    for k in kept:
+        np.testing.assert_array_equal(first.probs[k], kept[k])

@@ -55,22 +55,24 @@ def block_mean(mask: np.ndarray, factor: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)[None, None]
 
 
-def logits_to_prob(logits: np.ndarray, *, height: int, width: int) -> np.ndarray:
+def logits_to_prob(logits: np.ndarray, *, height: int, width: int, out: np.ndarray | None = None) -> np.ndarray:
     """1x1xHmxWm logits -> heightxwidth float32 probability (sigmoid, bilinear resize to the frame).
 
-    sigmoid(x) = (1 + tanh(x / 2)) / 2: four passes over a fresh array, no overflow to guard against
-    (exp(-x) needed a clip first), within 1.2e-7 of 1 / (1 + exp(-x)).
+    sigmoid(x) = (1 + tanh(x / 2)) / 2: four passes, no overflow to guard against (exp(-x) needed a clip
+    first), within 1.2e-7 of 1 / (1 + exp(-x)). ``out`` (HmxWm float32): where the sigmoid is written (the
+    tracker reuses one: a fresh 1 MB array per object-frame cost its page faults again, 0.15 ms at 384x672).
     """
-    prob = np.multiply(logits[0, 0], np.float32(0.5), dtype=np.float32)
+    prob = np.multiply(logits[0, 0], np.float32(0.5), dtype=np.float32, out=out)
     np.tanh(prob, out=prob)
     prob *= np.float32(0.5)
     prob += np.float32(0.5)
     return resize_prob(prob, height=height, width=width)
 
 
-def binary_mask(prob: np.ndarray) -> np.ndarray:
-    """HxW float32 probability -> HxW float32 1/0 where prob > 0.5 (one pass, no bool temporary)."""
-    return cv2.threshold(prob, 0.5, 1.0, cv2.THRESH_BINARY)[1]
+def binary_mask(prob: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """HxW float32 probability -> HxW float32 1/0 where prob > 0.5 (one pass, no bool temporary), into
+    ``out`` (HxW float32) when given."""
+    return cv2.threshold(prob, 0.5, 1.0, cv2.THRESH_BINARY, dst=out)[1]
 
 
 def resize_prob(prob: np.ndarray, *, height: int, width: int) -> np.ndarray:

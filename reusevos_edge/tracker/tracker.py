@@ -59,8 +59,10 @@ class Tracker:
         self.height, self.width = int(image.shape[2]), int(image.shape[3])
         self.memory_slots = int(runner.subgraphs["score_update"].inputs[0].shape[0])
         self._refit_steps = runner.subgraphs["score_refit"].repeat
-        # each frame's model input (float32, or int8 codes where the bundle takes them), reused
+        # each frame's model input (float32, or int8 codes where the bundle takes them), and an object's
+        # probability and its 0/1 mask at the model size: reused (fresh arrays cost their page faults each time)
         self._input = np.empty((1, 3, self.height, self.width), image.dtype)
+        self._prob, self._binary = (np.empty((self.height, self.width), np.float32) for _ in range(2))
         self.reset()
 
     def reset(self) -> None:
@@ -177,12 +179,13 @@ class Tracker:
         else:
             score, refined, feat = self._compute(ctx, obj)
         logits = self._run("refine_shallow", rec, f4=ctx.f4, f8=ctx.f8, refined=refined, score=score)["mask_logits"]
-        prob = logits_to_prob(logits, height=self.height, width=self.width)  # at the model frame size
+        prob = logits_to_prob(logits, height=self.height, width=self.width, out=self._prob)  # at the model size
         if feat is not None:
             self._remember(rec, obj, feat, block_mean(prob, 16))
-        obj.last_mask16 = block_mean(binary_mask(prob), 16)
+        obj.last_mask16 = block_mean(binary_mask(prob, out=self._binary), 16)
         rec.objects[obj.obj_id] = ObjectRecord(p_gate=p_gate, decision="reuse" if reuse else "compute", forced=forced)
-        return resize_prob(prob, height=self.frame_size[0], width=self.frame_size[1])
+        at_frame = resize_prob(prob, height=self.frame_size[0], width=self.frame_size[1])
+        return at_frame.copy() if at_frame is self._prob else at_frame  # the caller keeps it; the buffer is reused
 
     def _compute(self, ctx: _FrameContext, obj: ObjectState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Full path: S and R are recomputed and stored; returns (score, refined, projected feature)."""
