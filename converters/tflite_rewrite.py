@@ -132,8 +132,10 @@ def _take_image_codes(model, schema) -> bool:
     instead of float u / 255, where its int8 graph begins ``SUB(image, m) -> QUANTIZE`` with one mean m
     for every channel and 255 m an integer k (lite0: 127): the image tensor becomes int8 on scale 1/255,
     zero point k - 128 (the code u - 128 then stands for (u - k) / 255 = u / 255 - m, the SUB's output),
-    and the QUANTIZE requantizes it, int8 to int8. Exact: the float path rounded (u - k) / 255 / s to its
-    nearest step too, and for lite0 both give u - 128 (|255 s - 1| < 0.001). Returns whether it applied."""
+    and the QUANTIZE requantizes it, int8 to int8. Both paths round the same real value (u - k) / 255 / s to
+    a step, so they agree wherever it is not a rounding tie; for lite0 (255 s within 0.001 of 1) every value
+    lies within 0.06 of an integer and both give u - 128 (a test checks the outputs bit for bit). Returns
+    whether it applied."""
     signature = next((sig for sig in model.signatureDefs if sig.signatureKey.decode() == "backbone_low"), None)
     if signature is None or len(signature.inputs) != 1:
         return False

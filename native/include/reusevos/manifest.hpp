@@ -15,7 +15,7 @@ constexpr int kFormatVersion = 3;  // reusevos_edge.runtime.bundle_format.FORMAT
 struct TensorSpec {
   std::string name;
   std::vector<int64_t> shape;
-  DType dtype = DType::kFloat32;  // int8 only for backbone_low's image in an int8 ExecuTorch bundle
+  DType dtype = DType::kFloat32;  // int8 only for backbone_low's image in an int8 bundle (codes)
 };
 
 // One stateless fixed-shape program; `repeat` is how many times the host runs it in a row (score_refit).
