@@ -22,9 +22,7 @@ Runtime's host share is below 5 % already; Core ML's image input is its own ques
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
-
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
