@@ -308,6 +308,22 @@ class HorizontalTaps {
 #endif
 };
 
+// frame_to_input's vertical pass over one output row into float32 (/ 255) or int8 codes: AVX2 where the CPU
+// has it, else the plain loop (the same values).
+void blend_row(const int16_t* d0, const int16_t* d1, int16_t w0, int16_t w1, float k, float* o, int width) {
+#if REUSEVOS_X86_DISPATCH
+  if (use_avx2()) return blend_rows_avx2(d0, d1, w0, w1, k, o, width);
+#endif
+  blend_rows(d0, d1, w0, w1, k, o, width);
+}
+
+void blend_row(const int16_t* d0, const int16_t* d1, int16_t w0, int16_t w1, int8_t* o, int width) {
+#if REUSEVOS_X86_DISPATCH
+  if (use_avx2()) return blend_rows_codes_avx2(d0, d1, w0, w1, o, width);
+#endif
+  blend_rows_codes(d0, d1, w0, w1, o, width);
+}
+
 }  // namespace
 
 void frame_to_input(const ImageView& image, Tensor& out, std::vector<int16_t>& scratch) {
@@ -363,25 +379,10 @@ void frame_to_input(const ImageView& image, Tensor& out, std::vector<int16_t>& s
     const int16_t w0 = b0[y], w1 = b1[y];
     for (int c = 0; c < 3; ++c) {
       const size_t at = c * plane + static_cast<size_t>(y) * width;
-      if (codes) {
-        int8_t* o = out.codes.data() + at;
-#if REUSEVOS_X86_DISPATCH
-        if (use_avx2()) {
-          blend_rows_codes_avx2(r0 + c * row, r1 + c * row, w0, w1, o, width);
-          continue;
-        }
-#endif
-        blend_rows_codes(r0 + c * row, r1 + c * row, w0, w1, o, width);
-        continue;
-      }
-      float* o = out.data.data() + at;
-#if REUSEVOS_X86_DISPATCH
-      if (use_avx2()) {
-        blend_rows_avx2(r0 + c * row, r1 + c * row, w0, w1, k, o, width);
-        continue;
-      }
-#endif
-      blend_rows(r0 + c * row, r1 + c * row, w0, w1, k, o, width);
+      if (codes)
+        blend_row(r0 + c * row, r1 + c * row, w0, w1, out.codes.data() + at, width);
+      else
+        blend_row(r0 + c * row, r1 + c * row, w0, w1, k, out.data.data() + at, width);
     }
   }
 }

@@ -160,17 +160,23 @@ __attribute__((target("avx2,fma"))) void sigmoid_avx2(float* v, size_t n) {
   sigmoid_loop(v + i, n - i);
 }
 
-// blend_rows, 16 outputs per step: (w * d) >> 16 is the high half of the int16 product (mulhi), and the sum
-// of the two halves plus 2 stays within int16 (each half is at most 1020).
+// blend_value for the 16 values from d0 and d1, as int16 lanes: (w * d) >> 16 is the high half of the int16
+// product (mulhi), and the sum of the two halves plus 2 stays within int16 (each half is at most 1020).
+__attribute__((target("avx2"))) inline __m256i blend16_avx2(const int16_t* d0, const int16_t* d1, __m256i w0,
+                                                            __m256i w1) {
+  const __m256i h0 = _mm256_mulhi_epi16(w0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d0)));
+  const __m256i h1 = _mm256_mulhi_epi16(w1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d1)));
+  return _mm256_srai_epi16(_mm256_add_epi16(_mm256_add_epi16(h0, h1), _mm256_set1_epi16(2)), 2);
+}
+
+// blend_rows, 16 outputs per step.
 __attribute__((target("avx2"))) void blend_rows_avx2(const int16_t* d0, const int16_t* d1, int16_t w0, int16_t w1,
                                                      float k, float* o, int width) {
-  const __m256i a0 = _mm256_set1_epi16(w0), a1 = _mm256_set1_epi16(w1), two = _mm256_set1_epi16(2);
+  const __m256i a0 = _mm256_set1_epi16(w0), a1 = _mm256_set1_epi16(w1);
   const __m256 scale = _mm256_set1_ps(k);
   int x = 0;
   for (; x + 16 <= width; x += 16) {
-    const __m256i h0 = _mm256_mulhi_epi16(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d0 + x)));
-    const __m256i h1 = _mm256_mulhi_epi16(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d1 + x)));
-    const __m256i v = _mm256_srai_epi16(_mm256_add_epi16(_mm256_add_epi16(h0, h1), two), 2);
+    const __m256i v = blend16_avx2(d0 + x, d1 + x, a0, a1);
     const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(v)));
     const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_extracti128_si256(v, 1)));
     _mm256_storeu_ps(o + x, _mm256_mul_ps(lo, scale));
@@ -182,13 +188,11 @@ __attribute__((target("avx2"))) void blend_rows_avx2(const int16_t* d0, const in
 // blend_rows_codes, 16 outputs per step: the 16 blended values (0..255) packed to bytes, top bit flipped.
 __attribute__((target("avx2"))) void blend_rows_codes_avx2(const int16_t* d0, const int16_t* d1, int16_t w0,
                                                            int16_t w1, int8_t* o, int width) {
-  const __m256i a0 = _mm256_set1_epi16(w0), a1 = _mm256_set1_epi16(w1), two = _mm256_set1_epi16(2);
+  const __m256i a0 = _mm256_set1_epi16(w0), a1 = _mm256_set1_epi16(w1);
   const __m128i flip = _mm_set1_epi8(static_cast<char>(0x80));
   int x = 0;
   for (; x + 16 <= width; x += 16) {
-    const __m256i h0 = _mm256_mulhi_epi16(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d0 + x)));
-    const __m256i h1 = _mm256_mulhi_epi16(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(d1 + x)));
-    const __m256i v = _mm256_srai_epi16(_mm256_add_epi16(_mm256_add_epi16(h0, h1), two), 2);
+    const __m256i v = blend16_avx2(d0 + x, d1 + x, a0, a1);
     const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(o + x), _mm_xor_si128(bytes, flip));
   }

@@ -65,22 +65,22 @@ REUSEVOS_LOOP void sigmoid_loop(float* __restrict v, size_t n) {
   }
 }
 
-// frame_to_input's vertical pass over one output row (OpenCV's fixed-point blend of two int16 rows), then / 255.
+// OpenCV's fixed-point vertical blend of two horizontally resized values: the output byte, 0..255.
+REUSEVOS_LOOP int blend_value(int16_t d0, int16_t d1, int16_t w0, int16_t w1) {
+  const int16_t h0 = static_cast<int16_t>((w0 * d0) >> 16), h1 = static_cast<int16_t>((w1 * d1) >> 16);
+  return (h0 + h1 + 2) >> 2;
+}
+
+// frame_to_input's vertical pass over one output row, then / 255.
 REUSEVOS_LOOP void blend_rows(const int16_t* __restrict d0, const int16_t* __restrict d1, int16_t w0, int16_t w1,
                               float k, float* __restrict o, int width) {
-  for (int x = 0; x < width; ++x) {
-    const int16_t h0 = static_cast<int16_t>((w0 * d0[x]) >> 16), h1 = static_cast<int16_t>((w1 * d1[x]) >> 16);
-    o[x] = static_cast<float>((h0 + h1 + 2) >> 2) * k;
-  }
+  for (int x = 0; x < width; ++x) o[x] = static_cast<float>(blend_value(d0[x], d1[x], w0, w1)) * k;
 }
 
 // blend_rows for an int8 bundle's input: the blended byte v as its code v - 128 (v with its top bit flipped).
 REUSEVOS_LOOP void blend_rows_codes(const int16_t* __restrict d0, const int16_t* __restrict d1, int16_t w0,
                                     int16_t w1, int8_t* __restrict o, int width) {
-  for (int x = 0; x < width; ++x) {
-    const int16_t h0 = static_cast<int16_t>((w0 * d0[x]) >> 16), h1 = static_cast<int16_t>((w1 * d1[x]) >> 16);
-    o[x] = static_cast<int8_t>(((h0 + h1 + 2) >> 2) - 128);
-  }
+  for (int x = 0; x < width; ++x) o[x] = static_cast<int8_t>(blend_value(d0[x], d1[x], w0, w1) - 128);
 }
 
 #if REUSEVOS_X86_DISPATCH
