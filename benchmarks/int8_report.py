@@ -7,7 +7,9 @@ Accuracy: every bundle, and PyTorch eager fp32 (the bundled float model) as the 
 the DAVIS 2016 val sequences at 480p with the tracker options the bundle carries; J&F per sequence
 and the mean, reuse rate, and the share of object-frames whose reuse decision equals the eager fp32
 run's (gate agreement; the frames before the first disagreement are the same inputs, later ones
-follow each run's own masks). These val sequences are reported, never used to choose anything.
+follow each run's own masks), and the same share decision-synced (:func:`followed`: an int8 bundle takes
+the eager run's decision on every object-frame and records what its own gate would have decided).
+These val sequences are reported, never used to choose anything.
 Speed: each bundle's ms/frame over the first ``--frames`` frames of ``blackswan`` (trimmed mean of
 the middle 80 %, after a 3-frame warm-up), and its size; ratios are fp32 / int8 of the same target.
 Writes ``int8_<size>_<UTC stamp>.json`` and ``.md`` into ``--out``.
@@ -73,6 +75,48 @@ def agreement(a: dict, b: dict) -> float:
     return same / total if total else float("nan")
 
 
+def followed(runner, config, clips, reference: dict) -> list[dict]:
+    """Decision-synced run: ``runner``'s tracker takes, on every object-frame, the decision the reference run
+    took (``reference``: :func:`track_sequences`'s ``decisions``), and records the one its own gate would have
+    taken. Both runs then take the same path (the same frames computed, the same keyframe-bound counts), each
+    on its own state and masks, so a differing decision is the int8 gate's own, not the echo of an earlier
+    flip (free-running, under a keyframe bound of 1, one flip shifts every later reuse/compute alternation).
+    States are not copied between the two: a QAT model's heads do not read the float model's template or
+    features the same way.
+
+    clips: the reference's clips (``Clip``s, keyed in ``reference`` by name). Returns one row per gated
+    object-frame: its P_gate (calibrated), the reference's decision and whether the keyframe bound
+    forced a computed frame.
+    """
+    from reusevos_edge.tracker.run import track_clip
+    from reusevos_edge.tracker.tracker import Tracker
+
+    rows: list[dict] = []
+
+    class Following(Tracker):
+        """A tracker whose decisions are the reference's (it overrides the tracker's one decision point)."""
+
+        def _decide(self, obj, p_gate):
+            bound = config.keyframe_bound is not None and obj.consecutive_reuse >= config.keyframe_bound
+            ids = sorted(self.objects)
+            ref = self.plan[self.frame_index][ids.index(obj.obj_id)]
+            rows.append({"p": p_gate, "bound": bound, "ref": ref})
+            return ref == "reuse", None
+
+    tracker = Following(runner=runner, config=config)
+    for clip in clips:
+        tracker.plan = reference[clip.name]
+        track_clip(tracker, clip, keep_labels=False)
+    return rows
+
+
+def followed_agreement(rows: list[dict], tau: float) -> float:
+    """Share of decision-synced object-frames (:func:`followed`) where P_gate > ``tau`` (and no keyframe bound)
+    gives the reference's decision."""
+    own = lambda r: "reuse" if r["p"] > tau and not r["bound"] else "compute"  # noqa: E731
+    return float(np.mean([own(r) == r["ref"] for r in rows]))
+
+
 def speed(args, *, bundle: str | None, size: tuple[int, int]) -> float:
     """Trimmed-mean ms/frame of the bundle (None: PyTorch eager lite0) by the reusevos-bench protocol
     (``reusevos_edge.bench.protocol``: load, 3 warm-up frames, the clip), in this process."""
@@ -91,19 +135,24 @@ def markdown(result: dict) -> str:
     rows = result["rows"]
     lines = [f"# int8 vs fp32: lite0 {result['size']}, {result['threads']} thread(s), one run",
              "", f"J&F: DAVIS 2016 val ({len(result['sequences'])} sequences, 480p), reported only. "
-             f"Gate agreement: object-frames with the same reuse decision as PyTorch eager fp32. "
+             f"Gate agreement: object-frames with the same reuse decision as PyTorch eager fp32, each run following "
+             f"its own masks; synced: the bundle takes eager's decision on every object-frame (the same path) and "
+             f"counts where its own gate would have decided otherwise. "
              f"ms/frame: {result['speed_clip']} ({result['frames']} frames), trimmed mean.", "",
-             "| runtime | precision | quantization | J&F | ΔJ&F vs eager fp32 | reuse | gate agreement | ms/frame | FPS "
-             "| speed-up vs fp32 | size MB | size vs fp32 |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| runtime | precision | quantization | J&F | ΔJ&F vs eager fp32 | reuse | gate agreement | synced agreement "
+             "| ms/frame | FPS | speed-up vs fp32 | size MB | size vs fp32 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ratio = lambda key: "-" if r.get(key) is None else f"{r[key]:.2f}x"  # noqa: E731
+        sync = f"{r['synced_agreement']:.3f}" if "synced_agreement" in r else "-"
         lines.append(f"| {r['runtime']} | {r['precision']} | {r['quantization']} | {r['jf']:.1f} | {r['delta_jf']:+.1f} "
-                     f"| {r['reuse_rate']:.3f} | {r['gate_agreement']:.3f} | {r['ms_per_frame']:.1f} | "
+                     f"| {r['reuse_rate']:.3f} | {r['gate_agreement']:.3f} | {sync} | {r['ms_per_frame']:.1f} | "
                      f"{1e3 / r['ms_per_frame']:.1f} | {ratio('speedup')} | {r['size_mb'] or 0:.2f} | {ratio('size_ratio')} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
+    from reusevos_edge.data.clip import sequence_clip
     from reusevos_edge.data.davis import DavisDataset
     from reusevos_edge.model.registry import build_model
     from reusevos_edge.runtime.bundle import load_bundle_runner
@@ -130,6 +179,12 @@ def main(argv=None) -> int:
                      "size_mb": bundle_size_bytes(runner.bundle_dir) / 1e6 if manifest else None})
         print(f"{name} {rows[-1]['precision']}: J&F {acc['jf']:.1f}, {rows[-1]['ms_per_frame']:.1f} ms/frame", flush=True)
     reference = rows[0]
+    for runner, r in zip(runners, rows[1:]):
+        if r["precision"] != "fp32":
+            config = bundle_tracker_config(runner.manifest, where=r["runtime"])
+            clips = (sequence_clip(seq) for seq in sequences)
+            r["synced_agreement"] = followed_agreement(followed(runner, config, clips, reference["decisions"]),
+                                                       config.tau)
     for r in rows:
         r["delta_jf"] = r["jf"] - reference["jf"]
         r["gate_agreement"] = agreement(r["decisions"], reference["decisions"])
