@@ -90,6 +90,33 @@ def test_the_qat_gate_follows_its_float_teacher(qat):
     assert all(p.requires_grad for p in programs.head_parameters())
 
 
+def test_the_mask_teacher_makes_the_float_models_outputs_the_targets(qat):
+    """With the mask teacher the float model's own heads reproduce their targets (delta term zero, mask
+    term its targets' entropy: lower than against the labels), the fake-quantized heads are close to them,
+    and one step on the distillation loss lowers it."""
+    from reusevos_edge.training.trainer import frozen_heads
+    from reusevos_edge.training.unroll import unroll_clip
+
+    model, programs, seq = qat
+    teacher = frozen_heads(model)
+    run = lambda **kw: unroll_clip(model, seq, [0, 1, 2, 3], tau=0.5, m=0.0, m2=0.0, teacher=teacher, **kw)  # noqa: E731
+    same, labels = run(mask_teacher=True), run()
+    assert float(same.delta) == 0.0 and float(same.gate) == 0.0
+    assert float(same.bce) != float(labels.bce)
+    quantized = run(mask_teacher=True, heads=programs.heads())
+    assert 0.0 < float(quantized.delta) < 0.01
+    before = {id(p): p.detach().clone() for p in programs.head_parameters()}
+    opt = torch.optim.SGD(programs.head_parameters(), lr=0.05)
+    (quantized.bce + quantized.delta + quantized.gate).backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        after = run(mask_teacher=True, heads=programs.heads())
+        for p in programs.head_parameters():  # leave the shared fixture as it was
+            p.copy_(before[id(p)])
+    assert float(after.total) < float(quantized.total)
+
+
 def test_the_lowered_int8_backbone_computes_its_pytorch_reference(qat, tmp_path):
     """QAT caches features with the backbone lowered to ExecuTorch (XNNPACK int8): the same features as the
     converted PyTorch programs to within a couple of quantization steps, under a cache tag of their own."""

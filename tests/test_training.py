@@ -394,6 +394,9 @@ def test_cli_resume_without_state_and_bad_size(davis2016_tree, tmp_path, capsys)
     assert "--keep-every -1" in capsys.readouterr().err
     assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--residual-bound", "0")) == 2
     assert "--residual-bound 0.0" in capsys.readouterr().err
+    assert train_main(_cli_args(davis2016_tree, tmp_path / "bad", "--mask-teacher", "true")) == 2
+    err = capsys.readouterr().err
+    assert "--mask-teacher" in err and "--qat" in err and not (tmp_path / "bad").exists()
 
 
 def test_cli_residual_bound_trains_and_is_recorded(davis2016_tree, tmp_path):

@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> None:
     if args.qat and args.init is None:
         raise InputError("--qat fine-tunes float heads with int8 fake quantization: pass --init FLOAT_CHECKPOINT "
                          "(e.g. the bundled reusevos_edge/weights/lite0.safetensors)")
+    if args.mask_teacher and not (args.qat and args.gate_teacher):
+        raise InputError("--mask-teacher true distils the float model QAT starts from: it needs --qat and "
+                         "--gate-teacher true")
     prepare_output_dir(args.out, allow_existing=True)  # before the long feature caching
     distributed = init_distributed()
     torch.set_num_threads(max(torch.get_num_threads() // (2 if distributed else 1), 1))

@@ -41,6 +41,9 @@ class TrainConfig:
     gate_teacher: quantization-aware training only: the gate's loss is the distance to the P_gate of the
     float model QAT starts from (frozen), not the IoU-margin loss, so the int8 gate keeps the float
     model's reuse decisions (the int8 export is judged by agreeing with them).
+    mask_teacher: quantization-aware training only, with ``gate_teacher``: the same frozen float model also
+    tracks each clip on the same path, and its mask probabilities and delta maps are the mask and delta
+    targets instead of the labels (distillation, see ``unroll_clip``).
     pasted: this many synthetic clips (:mod:`reusevos_edge.data.paste`, drawn from the training sequences
     with ``seed``) join the training sequences; clips are drawn uniformly over all of them.
     shadow_reuse: every computed frame also trains the reuse path from an earlier computed state of the clip
@@ -68,6 +71,7 @@ class TrainConfig:
     freeze_bn: bool = True
     observer_epochs: int = 1
     gate_teacher: bool = True
+    mask_teacher: bool = False
     pasted: int = 0
     shadow_reuse: bool = False
     seed: int = 0
@@ -225,7 +229,7 @@ class Trainer:
             losses = unroll_clip(self.model, seq, clip, tau=cfg.tau, m=m, m2=cfg.m2, flip=flip,
                                  score_jitter=cfg.score_jitter, seed_perturb=cfg.seed_perturb, gen=self.gen,
                                  heads=self.programs.heads() if self.programs is not None else None,
-                                 teacher=self.teacher, shadow_reuse=cfg.shadow_reuse)
+                                 teacher=self.teacher, mask_teacher=cfg.mask_teacher, shadow_reuse=cfg.shadow_reuse)
             (losses.total / cfg.batch).backward()
             for t in TERMS:
                 sums[t] += float(getattr(losses, t).detach())

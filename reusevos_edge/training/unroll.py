@@ -96,7 +96,8 @@ def _shadow_reuse_loss(heads: Mapping[str, Callable], fr: dict, template: torch.
 def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int], *, tau: float, m: float, m2: float,
                 flip: bool = False, score_jitter: float = 0.0, seed_perturb: float = 0.0,
                 gen: torch.Generator | None = None, heads: Mapping[str, Callable] | None = None,
-                teacher: Mapping[str, Callable] | None = None, shadow_reuse: bool = False) -> ClipLosses:
+                teacher: Mapping[str, Callable] | None = None, mask_teacher: bool = False,
+                shadow_reuse: bool = False) -> ClipLosses:
     """Run the clip: the init frame fits the score generator (without grad) and builds the template; the
     seed frame's label gives S and R; tracked frames are gated with ``P_gate >= tau`` as in the paper's
     training. Loss = BCE + MSE(delta) + gate-probability.
@@ -112,6 +113,11 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int]
     teacher: frozen float heads (``template_build``, ``match_gate``) whose P_gate on the same inputs is the
     gate's target, (P_gate - P_teacher)^2, instead of the IoU-margin loss: QAT keeps the float model's
     reuse decisions rather than re-learning them (:func:`~.losses.gate_teacher_loss`).
+    mask_teacher: with ``teacher`` (its five heads), the teacher also tracks the clip beside the heads
+    being trained, on the same path (the same frames reused, the same fitted scores) from its own refined
+    features and delta maps, and its mask probabilities and delta maps replace the ground truth as the
+    mask and delta targets: QAT then learns to reproduce the float model's outputs (distillation), not
+    to fit the labels anew, so the int8 masks, and the gate inputs made from them, stay the float model's.
     shadow_reuse: every computed frame also runs the reuse path, from the state of a computed frame drawn
     uniformly among this clip's earlier ones (``gen``; the seed's included), with the delta this frame's gate
     program gives for that state, and its mask loss joins the BCE. The translator and the decoder's reuse
@@ -132,21 +138,29 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int]
         state16 = perturb_label16(state16, gen)
     prev_score, last_mask = state16, seed["mask"]
     (prev_refined,) = heads["refine_deep"](seed["f16"], seed["f32"], prev_score)
+    distil = teacher is not None and mask_teacher
+    if distil:
+        with torch.no_grad():
+            (teacher_prev,) = teacher["refine_deep"](seed["f16"], seed["f32"], prev_score)
     history = [(prev_score, prev_refined)]  # computed states, oldest first (shadow_reuse)
     bce, dl, gl, reused = [], [], [], 0
     for i in clip.frames:
         fr = frame_tensors(seq, i, flip)
         p_gate, delta = heads["match_gate"](fr["f8"], prev_score, template)
-        dl.append(delta_loss(delta, fr["mask16"], prev_score.detach()))
         if teacher is None:
             iou = jaccard(fr["mask"].numpy() > 0.5, last_mask.detach().numpy() > 0.5)
             gl.append(gate_probability_loss(p_gate, torch.tensor(iou, dtype=torch.float32), m=m, m2=m2).mean())
         else:
             with torch.no_grad():
-                p_teacher, _ = teacher["match_gate"](fr["f8"], prev_score, teacher_template)
+                p_teacher, teacher_delta = teacher["match_gate"](fr["f8"], prev_score, teacher_template)
             gl.append(gate_teacher_loss(p_gate, p_teacher).mean())
+        dl.append(F.mse_loss(delta, teacher_delta) if distil else delta_loss(delta, fr["mask16"], prev_score.detach()))
         if p_gate.item() >= tau:
             score, (refined,) = prev_score + delta, heads["refine_translate"](prev_refined, delta)
+            if distil:
+                with torch.no_grad():
+                    teacher_score = prev_score + teacher_delta
+                    (teacher_refined,) = teacher["refine_translate"](teacher_prev, teacher_delta)
             reused += 1
         else:
             with torch.no_grad():
@@ -154,11 +168,20 @@ def unroll_clip(model: ReuseVOS, seq: CachedSequence, clip: ClipPlan | list[int]
                 if score_jitter > 0:
                     score = score * (1.0 + score_jitter * (2.0 * float(torch.rand(1, generator=gen)) - 1.0))
             (refined,) = heads["refine_deep"](fr["f16"], fr["f32"], score)
+            if distil:
+                with torch.no_grad():
+                    teacher_score, (teacher_refined,) = score, teacher["refine_deep"](fr["f16"], fr["f32"], score)
+                teacher_prev = teacher_refined
             if shadow_reuse:
                 bce.append(_shadow_reuse_loss(heads, fr, template, history, gen))
             prev_score, prev_refined, last_mask = score, refined, fr["mask"]
             history.append((prev_score, prev_refined))
         (logits,) = heads["refine_shallow"](fr["f4"], fr["f8"], refined, score)
-        bce.append(mask_loss(logits, fr["mask"]))
+        target = fr["mask"]
+        if distil:
+            with torch.no_grad():
+                (teacher_logits,) = teacher["refine_shallow"](fr["f4"], fr["f8"], teacher_refined, teacher_score)
+                target = torch.sigmoid(teacher_logits)
+        bce.append(mask_loss(logits, target))
     mean = lambda xs: torch.stack(xs).mean()  # noqa: E731
     return ClipLosses(bce=mean(bce), delta=mean(dl), gate=mean(gl), reused=reused, frames=len(clip.frames))
