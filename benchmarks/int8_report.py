@@ -131,6 +131,16 @@ def speed(args, *, bundle: str | None, size: tuple[int, int]) -> float:
     return result.latency.trimmed_mean_ms
 
 
+def write_report(out: Path, prefix: str, result: dict, text: str) -> None:
+    """``out/<prefix>_<UTC stamp>.json`` and ``.md``, and the table on stdout."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"{prefix}_{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    write_json(stem.with_suffix(".json"), result)
+    write_text(stem.with_suffix(".md"), text)
+    print(text)
+    print(f"wrote {stem}.json and {stem}.md")
+
+
 def markdown(result: dict) -> str:
     rows = result["rows"]
     lines = [f"# int8 vs fp32: lite0 {result['size']}, {result['threads']} thread(s), one run",
@@ -193,12 +203,7 @@ def main(argv=None) -> int:
         r["size_ratio"] = r["size_mb"] / fp32["size_mb"] if fp32 and r["size_mb"] and fp32["size_mb"] else None
     result = {"size": f"{height}x{width}", "threads": args.threads, "sequences": [s.name for s in sequences],
               "speed_clip": f"davis/{SPEED_SEQUENCE}", "frames": args.frames, "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"int8_{height}x{width}_{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    write_json(stem.with_suffix(".json"), result)
-    write_text(stem.with_suffix(".md"), markdown(result))
-    print(markdown(result))
-    print(f"wrote {stem}.json and {stem}.md")
+    write_report(args.out, f"int8_{height}x{width}", result, markdown(result))
     return 0
 
 

@@ -19,15 +19,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-
-from reusevos_edge.fileio import write_json, write_text
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from int8_report import RESULTS_DIR, agreement, followed, followed_agreement, track_sequences  # noqa: E402
+from int8_report import (RESULTS_DIR, agreement, followed, followed_agreement,  # benchmarks/ is the script's folder
+                         track_sequences, write_report)
 
 
 def parse_taus(text: str) -> list[float]:
@@ -103,12 +99,7 @@ def main(argv=None) -> int:
               "sequences": [s.name for s in sequences], "float_tau": float_config.tau, "bundle_tau": config.tau,
               "reference": {k: reference[k] for k in ("jf", "reuse_rate", "per_sequence")},
               "chosen_tau": choose(rows, float_config.tau)["tau"], "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"int8_tau_{height}x{width}_{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    write_json(stem.with_suffix(".json"), result)
-    write_text(stem.with_suffix(".md"), markdown(result))
-    print(markdown(result))
-    print(f"wrote {stem}.json and {stem}.md")
+    write_report(args.out, f"int8_tau_{height}x{width}", result, markdown(result))
     return 0
 
 

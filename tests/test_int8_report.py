@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import load_benchmark
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -40,3 +41,13 @@ def test_free_running_agreement_counts_a_shifted_alternation_as_disagreement(mon
     a = {"demo": [["init"], ["reuse"], ["compute"], ["reuse"]]}
     b = {"demo": [["init"], ["compute"], ["reuse"], ["compute"]]}  # one flip, then shifted alternation
     assert script.agreement(a, b) == 0.0 and script.agreement(a, a) == 1.0
+
+
+def test_int8_tau_grid_choice_and_refusal_of_val(monkeypatch):
+    _setup(monkeypatch)
+    tau = load_benchmark("int8_tau")
+    assert tau.parse_taus("0.5:0.6:0.05") == [0.5, 0.55, 0.6] and tau.parse_taus("0.6,0.7") == [0.6, 0.7]
+    rows = [{"tau": t, "synced_agreement": a} for t, a in ((0.6, 0.97), (0.62, 0.98), (0.66, 0.98), (0.7, 0.9))]
+    assert tau.choose(rows, 0.6382)["tau"] == 0.62  # a tie goes to the tau nearest the float model's
+    with pytest.raises(SystemExit):
+        tau.parse_args(["--davis", "d", "--bundle", "b", "--split", "val"])
