@@ -4,13 +4,14 @@
                                   [--taus 0.55:0.72:0.01] [--threads 1] [--out benchmarks/results]
 
 The reference is PyTorch eager fp32 (the bundled float model) at its own tau. Each candidate tau gets
-two agreements with the reference's decisions: decision-synced (``int8_report.followed``: the int8 bundle
-takes the reference's decision on every object-frame, so both take the same path, and one pass records
-its P_gates, from which each tau's own decisions follow) and free-running (the int8 bundle tracks the sequences at that tau following its own masks,
-``int8_report.agreement``), with its reuse rate and J&F. The chosen tau has the highest synced
-agreement (a smooth function of tau; the free-running one jumps as single flips shift a keyframe
-bound's reuse/compute alternation); a tie goes to the tau nearest the float model's. Sequences: a derived training split (default ``train-holdout``); val sequences are
-refused, since a tau chosen on them is the choice the protocol forbids.
+two agreements with the reference's decisions: decision-synced (``int8_report.followed``: the int8
+bundle takes the reference's decision on every object-frame, so both take the same path; one pass
+records its P_gates, and each tau's own decisions follow from them) and free-running (the int8 bundle
+tracks the sequences at that tau following its own masks, ``int8_report.agreement``), with its reuse
+rate and J&F. The chosen tau has the highest synced agreement (a smooth function of tau; the
+free-running one jumps as single flips shift a keyframe bound's reuse/compute alternation); a tie goes
+to the tau nearest the float model's. Sequences: a training split (default ``train-holdout``); val and
+test sequences are refused, since a tau chosen on them is the choice the protocol forbids.
 Writes ``int8_tau_<size>_<UTC stamp>.json`` and ``.md`` into ``--out``.
 """
 
@@ -75,6 +76,7 @@ def main(argv=None) -> int:
     from reusevos_edge.runtime.bundle import load_bundle_runner
     from reusevos_edge.runtime.torch_runner import TorchRunner
     from reusevos_edge.tracker.config import bundle_tracker_config, tracker_defaults
+
     args = parse_args(argv)
     sequences = DavisDataset(root=args.davis, res=args.res).sequences(args.split)
     runner = load_bundle_runner(args.bundle, num_threads=args.threads)
@@ -93,8 +95,9 @@ def main(argv=None) -> int:
         rows.append({"tau": tau, "synced_agreement": followed_agreement(pairs, tau),
                      "gate_agreement": agreement(run["decisions"], reference["decisions"]),
                      "reuse_rate": run["reuse_rate"], "jf": run["jf"], "per_sequence": run["per_sequence"]})
-        print(f"tau {tau:.4f}: synced {rows[-1]['synced_agreement']:.3f}, free-running {rows[-1]['gate_agreement']:.3f}, "
-              f"reuse {run['reuse_rate']:.3f}, J&F {run['jf']:.1f}", flush=True)
+        row = rows[-1]
+        print(f"tau {tau:.4f}: synced {row['synced_agreement']:.3f}, free-running {row['gate_agreement']:.3f}, "
+              f"reuse {row['reuse_rate']:.3f}, J&F {row['jf']:.1f}", flush=True)
     result = {"bundle": str(args.bundle), "split": args.split, "res": args.res,
               "sequences": [s.name for s in sequences], "float_tau": float_config.tau, "bundle_tau": config.tau,
               "reference": {k: reference[k] for k in ("jf", "reuse_rate", "per_sequence")},
